@@ -1,0 +1,1 @@
+"""Speed and scale measurements (not tests): `nox -s bench` prints their figures."""

@@ -1,0 +1,1 @@
+"""The Ingress conformance suite (cases, targets, harness, reports)."""

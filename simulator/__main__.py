@@ -1,0 +1,65 @@
+"""Command line: `python -m simulator apiserver --kubeconfig FILE --ready-file FILE`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import sys
+from pathlib import Path
+
+from .apiserver.app import ApiServer
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m simulator",
+                                     description="Kubernetes Ingress simulator.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    api = sub.add_parser("apiserver", help="serve only the fake Kubernetes API server")
+    api.add_argument("--kubeconfig", required=True, type=Path,
+                     help="write a kubeconfig for the server here")
+    api.add_argument("--ready-file", type=Path,
+                     help='once serving, write {"apiserver": URL, "kubeconfig": FILE} here')
+    api.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    api.add_argument("--port", type=int, default=0, help="port (default: a free one)")
+    api.add_argument("--tls", action="store_true",
+                     help="serve HTTPS with a certificate from a throwaway CA (in the kubeconfig)")
+    api.add_argument("--token", help="require this bearer token (401 otherwise)")
+    api.add_argument("--state", type=Path,
+                     help="load objects from this JSON file at start, save them at stop")
+    return parser
+
+
+async def _serve_apiserver(args: argparse.Namespace) -> int:
+    try:
+        server = ApiServer(args.host, args.port, tls=args.tls, token=args.token,
+                           state_file=args.state)
+        await server.start_async()
+    except (OSError, RuntimeError) as exc:
+        print(f"error: cannot start the API server: {exc}", file=sys.stderr)
+        return 1
+    server.write_kubeconfig(args.kubeconfig)
+    if args.ready_file:
+        args.ready_file.write_text(json.dumps({"apiserver": server.url,
+                                               "kubeconfig": str(args.kubeconfig)}))
+    print(f"API server listening on {server.url}; kubeconfig: {args.kubeconfig}", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await server.stop_async()
+    print("API server stopped", flush=True)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "apiserver":
+        return asyncio.run(_serve_apiserver(args))
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

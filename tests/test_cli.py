@@ -1,0 +1,81 @@
+"""`python -m simulator apiserver`: kubeconfig, ready file, clean stop, persistence."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import kubernetes
+import pytest
+
+
+def _start(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen, dict]:
+    ready = tmp_path / "ready.json"
+    ready.unlink(missing_ok=True)
+    proc = subprocess.Popen([sys.executable, "-m", "simulator", "apiserver", "--kubeconfig",
+                             str(tmp_path / "kubeconfig"), "--ready-file", str(ready), *extra],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while not ready.exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            out, err = proc.communicate()
+            pytest.fail(f"apiserver did not become ready: {out}\n{err}")
+        time.sleep(0.05)
+    return proc, json.loads(ready.read_text())
+
+
+def _stop(proc: subprocess.Popen, sig: int = signal.SIGTERM) -> int:
+    proc.send_signal(sig)
+    return proc.wait(timeout=20)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_serves_writes_kubeconfig_and_stops_cleanly(tmp_path, sig):
+    proc, ready = _start(tmp_path)
+    assert ready["kubeconfig"] == str(tmp_path / "kubeconfig")
+    assert ready["apiserver"].startswith("http://127.0.0.1:")
+    client = kubernetes.config.new_client_from_config(config_file=ready["kubeconfig"])
+    names = [n.metadata.name for n in kubernetes.client.CoreV1Api(client).list_namespace().items]
+    client.close()
+    assert {"default", "kube-system"} <= set(names)
+    assert _stop(proc, sig) == 0
+
+
+def test_state_file_restores_objects(tmp_path):
+    state = tmp_path / "state.json"
+    proc, ready = _start(tmp_path, "--state", str(state))
+    client = kubernetes.config.new_client_from_config(config_file=ready["kubeconfig"])
+    core = kubernetes.client.CoreV1Api(client)
+    created = core.create_namespaced_config_map("default", {"metadata": {"name": "kept"},
+                                                            "data": {"a": "1"}})
+    client.close()
+    assert _stop(proc) == 0
+    assert state.exists()
+
+    proc, ready = _start(tmp_path, "--state", str(state))
+    client = kubernetes.config.new_client_from_config(config_file=ready["kubeconfig"])
+    core = kubernetes.client.CoreV1Api(client)
+    kept = core.read_namespaced_config_map("kept", "default")
+    assert kept.data == {"a": "1"}
+    assert kept.metadata.uid == created.metadata.uid
+    fresh = core.create_namespaced_config_map("default", {"metadata": {"name": "new"}})
+    assert int(fresh.metadata.resource_version) > int(created.metadata.resource_version)
+    client.close()
+    assert _stop(proc) == 0
+
+
+def test_port_in_use_is_a_clear_error(tmp_path):
+    proc, ready = _start(tmp_path)
+    port = ready["apiserver"].rsplit(":", 1)[1]
+    other = subprocess.run([sys.executable, "-m", "simulator", "apiserver", "--kubeconfig",
+                            str(tmp_path / "other"), "--port", port],
+                           capture_output=True, text=True, timeout=30)
+    _stop(proc)
+    assert other.returncode == 1
+    assert "cannot start the API server" in other.stderr
+    assert "Traceback" not in other.stderr
