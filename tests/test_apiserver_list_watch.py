@@ -217,6 +217,20 @@ def test_watch_list_initial_events_end_bookmark(apiserver, core, namespace):
         max(int(e["object"]["metadata"]["resourceVersion"]) for e in events[:2])
 
 
+def test_periodic_bookmarks_carry_the_current_resource_version():
+    with ApiServer() as server:
+        server.handler.bookmark_interval = 0.2
+        base = f"{server.url}/api/v1/namespaces/default/configmaps"
+        created = requests.post(base, json={"metadata": {"name": "b"}}, timeout=10).json()
+        events = _raw_watch(server.url, "/api/v1/namespaces/default/configmaps", {
+            "resourceVersion": created["metadata"]["resourceVersion"],
+            "allowWatchBookmarks": "true", "timeoutSeconds": "1"})
+        assert events and all(e["type"] == "BOOKMARK" for e in events)
+        assert events[0]["object"]["kind"] == "ConfigMap"
+        assert events[0]["object"]["metadata"]["resourceVersion"] == \
+            created["metadata"]["resourceVersion"]
+
+
 def test_watch_without_resource_version_starts_with_current_state(apiserver, core, namespace):
     _cm(core, namespace, "existing")
     events = _raw_watch(apiserver.url, f"/api/v1/namespaces/{namespace}/configmaps",

@@ -75,6 +75,7 @@ class ApiHandler:
         self.registry: Registry = api.registry
         self.token = token
         self.server_address = "127.0.0.1:0"
+        self.bookmark_interval = BOOKMARK_INTERVAL_SECONDS
         self._shutdown = asyncio.Event()
 
     # ---- app -----------------------------------------------------------------------------
@@ -411,7 +412,7 @@ class ApiHandler:
         watcher.wakeup = wakeup
         encoder = _EventEncoder(self, t.rt, accept, q.get("includeObject", "Metadata"))
         deadline = loop.time() + duration
-        next_bookmark = loop.time() + BOOKMARK_INTERVAL_SECONDS
+        next_bookmark = loop.time() + self.bookmark_interval
         try:
             await response.prepare(request)
             if send_initial:
@@ -430,7 +431,7 @@ class ApiHandler:
                     break
                 if bookmarks and now >= next_bookmark:
                     await response.write(encoder.bookmark(self.api.store.resource_version))
-                    next_bookmark = now + BOOKMARK_INTERVAL_SECONDS
+                    next_bookmark = now + self.bookmark_interval
                 wait = min(deadline, next_bookmark if bookmarks else deadline) - now
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(wake.wait(), timeout=max(wait, 0.001))

@@ -33,7 +33,15 @@ def load_yaml(text: str | bytes) -> Any:
 def decode_body(body: bytes, content_type: str) -> Any:
     """A request body as a dict: JSON, or YAML when the client says so."""
     media = content_type.split(";")[0].strip().lower()
-    if media in ("application/vnd.kubernetes.protobuf", "application/cbor"):
+    if media == "application/vnd.kubernetes.protobuf":
+        # Typed client-go clientsets (kubectl create, controllers) send protobuf bodies.
+        from .protobuf import ProtobufError, decode
+
+        try:
+            return decode(body)
+        except ProtobufError as exc:
+            raise errors.bad_request(f"error decoding protobuf: {exc}") from exc
+    if media == "application/cbor":
         raise errors.ApiError(415, "UnsupportedMediaType",
                               f'the body of the request was in an unknown format - accepted media '
                               f'types include: application/json, application/yaml (got "{media}")')
