@@ -8,7 +8,6 @@ fields (`.a`, `..a`, `['a']`), wildcards, indexes and slices, unions and filters
 
 from __future__ import annotations
 
-import json
 import math
 import operator
 import re
@@ -16,6 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
+
+from ..validation.field import go_json  # encoding/json.Marshal, shared with error messages
 
 
 class JSONPathError(ValueError):
@@ -366,44 +367,6 @@ def go_float(value: float) -> str:
     if digits != "0" and (exp < -4 or exp >= 6):
         return sign + _exponent_form(digits, point, 2)
     return sign + _fixed_form(digits, point)
-
-
-def _go_json_float(value: float) -> str:
-    """encoding/json float64: fixed notation unless < 1e-6 or >= 1e21, `e-7` not `e-07`."""
-    digits, point = _shortest_digits(value)
-    sign = "-" if value < 0 else ""
-    if digits != "0" and (abs(value) < 1e-6 or abs(value) >= 1e21):
-        return sign + _exponent_form(digits, point, 1)
-    return sign + _fixed_form(digits, point)
-
-
-_JSON_HTML_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026",
-                      "\u2028": "\\u2028", "\u2029": "\\u2029"}
-
-
-def _go_json_string(value: str) -> str:
-    text = json.dumps(value, ensure_ascii=False)
-    return "".join(_JSON_HTML_ESCAPES.get(ch, ch) for ch in text)
-
-
-def go_json(value: Any) -> str:
-    """json.Marshal of an unstructured value: compact, map keys sorted, HTML characters escaped."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return _go_json_float(value)
-    if isinstance(value, str):
-        return _go_json_string(value)
-    if isinstance(value, Mapping):
-        return "{" + ",".join(f"{_go_json_string(str(k))}:{go_json(value[k])}"
-                              for k in sorted(value, key=str)) + "}"
-    if isinstance(value, list | tuple):
-        return "[" + ",".join(go_json(v) for v in value) + "]"
-    return _go_json_string(str(value))
 
 
 def print_value(value: Any) -> str:
