@@ -118,6 +118,41 @@ class ApiServer:
     def __exit__(self, *exc: Any) -> None:
         self.stop()
 
+    # ---- faults (injected by the event model and by tests) -------------------------------
+
+    def drop_watches(self) -> int:
+        """Close every open watch, as an API server restart or a load balancer would."""
+        return self.api.store.close_all_watchers()
+
+    def expire_next_watches(self, count: int = 1) -> None:
+        """Answer the next `count` watch requests with 410 Expired (forces relists)."""
+        self.handler.faults.expire_next_watches += count
+
+    def set_latency(self, seconds: float) -> None:
+        """Delay every request by `seconds` (0 to stop)."""
+        self.handler.faults.latency_seconds = seconds
+
+    def outage(self, seconds: float) -> None:
+        """Refuse connections for `seconds`: the listener closes and reopens on the same port.
+        Returns at once; call from any thread but the server's."""
+        assert self._loop is not None
+        asyncio.run_coroutine_threadsafe(self._outage(seconds), self._loop)
+
+    async def _outage(self, seconds: float) -> None:
+        assert self._runner is not None
+        for site in list(self._runner.sites):
+            await site.stop()
+        self.drop_watches()
+        server = self._runner.server
+        for handler in list(server.connections if server else []):
+            # Kept-alive client connections go too, as they would in a real outage.
+            if handler.transport is not None:
+                handler.transport.close()
+        await asyncio.sleep(seconds)
+        site = web.TCPSite(self._runner, self.host, self.port, ssl_context=self._ssl,
+                           reuse_address=True)
+        await site.start()
+
     # ---- kubeconfig ----------------------------------------------------------------------
 
     def kubeconfig(self, namespace: str = "default") -> dict[str, Any]:

@@ -12,7 +12,7 @@ import contextlib
 import hmac
 import random
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -77,6 +77,7 @@ class ApiHandler:
         self.server_address = "127.0.0.1:0"
         self.bookmark_interval = BOOKMARK_INTERVAL_SECONDS
         self._shutdown = asyncio.Event()
+        self.faults = Faults()
 
     # ---- app -----------------------------------------------------------------------------
 
@@ -87,6 +88,8 @@ class ApiHandler:
 
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        if self.faults.latency_seconds:
+            await asyncio.sleep(self.faults.latency_seconds)
         if self.token is not None:
             header = request.headers.get("Authorization", "")
             scheme, _, value = header.partition(" ")
@@ -392,6 +395,8 @@ class ApiHandler:
         response.content_type = "application/json"
         response.enable_chunked_encoding()
         try:
+            if self.faults.take_expired_watch():
+                raise errors.gone_resource_version(since or 0, self.api.store.resource_version)
             watcher, start_rv = self.api.store.watch(self.api.resource_key(t.rt), flt, since,
                                                      initial)
         except errors.ApiError as exc:
@@ -446,6 +451,23 @@ class ApiHandler:
 
     def shutdown(self) -> None:
         self._shutdown.set()
+
+
+@dataclass
+class Faults:
+    """API-server faults the event model injects (the way real clusters misbehave)."""
+
+    latency_seconds: float = 0.0
+    expire_next_watches: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def take_expired_watch(self) -> bool:
+        """Whether this watch request must be answered with 410 Expired."""
+        with self._lock:
+            if self.expire_next_watches > 0:
+                self.expire_next_watches -= 1
+                return True
+            return False
 
 
 class _EventEncoder:

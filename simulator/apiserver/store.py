@@ -263,6 +263,14 @@ class Store:
     def watcher_count(self) -> int:
         return sum(len(w) for w in self._watchers.values())
 
+    def close_all_watchers(self) -> int:
+        """End every open watch stream (a fault the event model injects); returns how many."""
+        with self.lock:
+            watchers = [w for ws in self._watchers.values() for w in ws]
+        for w in watchers:
+            w.close()
+        return len(watchers)
+
     # ---- persistence ---------------------------------------------------------------------
 
     def dump(self) -> dict[str, Any]:

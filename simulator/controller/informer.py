@@ -1,0 +1,141 @@
+"""An informer over the official `kubernetes` client: list, then watch from the list's
+resourceVersion, keeping a cache of plain JSON dicts.
+
+As client-go's reflector does it: bookmarks advance the resourceVersion, a 410 Expired
+(watch history gone) means relist, any other error means back off with jitter and relist,
+and a watch that ends normally (timeoutSeconds) is simply resumed. Runs on its own daemon
+thread; `on_change` is called after every cache change (and on resync).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from kubernetes import watch
+from kubernetes.client import ApiException
+
+log = logging.getLogger(__name__)
+
+Key = tuple[str, str]  # (namespace, name)
+ListFunc = Callable[..., Any]
+
+
+def _key(obj: dict[str, Any]) -> Key:
+    md = obj.get("metadata") or {}
+    return md.get("namespace", ""), md.get("name", "")
+
+
+class Informer:
+    """Keeps `cache` in sync with one resource collection (all namespaces)."""
+
+    def __init__(self, name: str, list_func: ListFunc, on_change: Callable[[str], None], *,
+                 watch_timeout: int = 300, resync_seconds: float = 0.0,
+                 backoff_initial: float = 0.2, backoff_max: float = 10.0,
+                 rng: random.Random | None = None) -> None:
+        self.name = name
+        self.list_func = list_func
+        self.on_change = on_change
+        self.watch_timeout = watch_timeout
+        self.resync_seconds = resync_seconds
+        self.backoff_initial = backoff_initial
+        self.backoff_max = backoff_max
+        self.rng = rng or random.Random()
+        self.cache: dict[Key, dict[str, Any]] = {}
+        self.lock = threading.Lock()
+        self.synced = threading.Event()
+        self.resource_version = ""
+        self.relists = 0  # how often the informer had to list again (410s, errors)
+        self._stop = threading.Event()
+        self._watch: watch.Watch | None = None
+        self._thread: threading.Thread | None = None
+
+    # ---- lifecycle -----------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name=f"informer-{self.name}",
+                                        daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._watch is not None:
+            self._watch.stop()
+        if self._thread is not None:
+            self._thread.join(5)
+
+    def items(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return list(self.cache.values())
+
+    # ---- the reflector loop --------------------------------------------------------------
+
+    def _run(self) -> None:
+        backoff = self.backoff_initial
+        while not self._stop.is_set():
+            try:
+                self._list()
+                backoff = self.backoff_initial
+                self._watch_until_expired()
+            except ApiException as exc:
+                if exc.status == 410:
+                    log.info("informer %s: watch expired (410), relisting", self.name)
+                    self.relists += 1
+                    continue
+                backoff = self._backoff(backoff, exc)
+            except Exception as exc:  # noqa: BLE001 - any failure: back off, relist, go on
+                backoff = self._backoff(backoff, exc)
+
+    def _backoff(self, current: float, exc: BaseException) -> float:
+        self.relists += 1
+        delay = current * (0.5 + self.rng.random())  # jitter: 50%-150%
+        log.warning("informer %s: %s; retrying in %.2fs", self.name,
+                    str(exc).splitlines()[0] if str(exc) else type(exc).__name__, delay)
+        self._stop.wait(delay)
+        return min(current * 2, self.backoff_max)
+
+    def _list(self) -> None:
+        resp = self.list_func(_preload_content=False)
+        body = json.loads(resp.data)
+        fresh = {_key(obj): obj for obj in body.get("items") or []}
+        with self.lock:
+            self.cache = fresh
+            self.resource_version = body["metadata"]["resourceVersion"]
+        self.synced.set()
+        self.on_change(self.name)
+
+    def _watch_until_expired(self) -> None:
+        """Watch from the cached resourceVersion; return when the server ends the watch."""
+        while not self._stop.is_set():
+            self._watch = watch.Watch()
+            timeout = self.watch_timeout
+            if self.resync_seconds:
+                timeout = max(1, min(timeout, int(self.resync_seconds)))
+            for event in self._watch.stream(self.list_func, resource_version=self.resource_version,
+                                            allow_watch_bookmarks=True, timeout_seconds=timeout,
+                                            deserialize=False):
+                if self._stop.is_set():
+                    return
+                self._apply(event)
+            if self.resync_seconds:
+                self.on_change(self.name)  # resync: let handlers look at everything again
+
+    def _apply(self, event: dict[str, Any]) -> None:
+        kind, obj = event.get("type"), event.get("object") or {}
+        rv = (obj.get("metadata") or {}).get("resourceVersion")
+        with self.lock:
+            if rv:
+                self.resource_version = rv
+            if kind == "BOOKMARK":
+                return
+            if kind == "DELETED":
+                self.cache.pop(_key(obj), None)
+            elif kind in ("ADDED", "MODIFIED"):
+                self.cache[_key(obj)] = obj
+            else:
+                return
+        self.on_change(self.name)
