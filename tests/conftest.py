@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import shutil
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import kubernetes
@@ -84,3 +85,15 @@ def ingress_body(name: str, host: str = "app.example.com", service: str = "app",
     }
     body.update(extra)
     return body
+
+
+def eventually(check: Callable[[], object], timeout: float = 20.0) -> object:
+    """Poll `check` until it returns something truthy (and return that); fail at the deadline.
+    The deadline only guards against hangs: nothing here measures speed."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError(f"condition not met within {timeout:.0f}s")

@@ -12,14 +12,7 @@ import pytest
 from simulator.apiserver.app import ApiServer
 from simulator.controller.informer import Informer
 
-
-def _eventually(check, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.02)
-    raise AssertionError("condition not met before the deadline")
+from .conftest import eventually
 
 
 @pytest.fixture
@@ -46,34 +39,34 @@ def _names(informer: Informer) -> set[str]:
 def test_informer_follows_changes(setup):
     _, core, informer = setup
     core.create_namespaced_config_map("default", {"metadata": {"name": "a"}})
-    _eventually(lambda: "a" in _names(informer))
+    eventually(lambda: "a" in _names(informer))
     core.delete_namespaced_config_map("a", "default")
-    _eventually(lambda: "a" not in _names(informer))
+    eventually(lambda: "a" not in _names(informer))
 
 
 def test_informer_survives_dropped_watches(setup):
     server, core, informer = setup
-    _eventually(lambda: server.api.store.watcher_count() == 1)
+    eventually(lambda: server.api.store.watcher_count() == 1)
     assert server.drop_watches() == 1
     core.create_namespaced_config_map("default", {"metadata": {"name": "after-drop"}})
-    _eventually(lambda: "after-drop" in _names(informer))
+    eventually(lambda: "after-drop" in _names(informer))
 
 
 def test_informer_relists_on_410(setup):
     server, core, informer = setup
-    _eventually(lambda: server.api.store.watcher_count() == 1)
+    eventually(lambda: server.api.store.watcher_count() == 1)
     relists = informer.relists
     server.expire_next_watches(1)
     server.drop_watches()
     core.create_namespaced_config_map("default", {"metadata": {"name": "after-410"}})
-    _eventually(lambda: "after-410" in _names(informer))
+    eventually(lambda: "after-410" in _names(informer))
     assert informer.relists > relists
 
 
 def test_informer_recovers_from_an_outage_without_losing_changes(setup):
     server, core, informer = setup
     core.create_namespaced_config_map("default", {"metadata": {"name": "gone-during-outage"}})
-    _eventually(lambda: "gone-during-outage" in _names(informer))
+    eventually(lambda: "gone-during-outage" in _names(informer))
     server.outage(1.0)
     time.sleep(0.2)
     # Writes during the outage go straight to the store (the API itself is down).
@@ -83,5 +76,5 @@ def test_informer_recovers_from_an_outage_without_losing_changes(setup):
     server.api.create(cm, "default", {"metadata": {"name": "made-during-outage"}},
                       WriteOptions("test"))
     server.api.delete(cm, "default", "gone-during-outage", DeleteOptions())
-    _eventually(lambda: _names(informer) >= {"made-during-outage"}
+    eventually(lambda: _names(informer) >= {"made-during-outage"}
                 and "gone-during-outage" not in _names(informer))

@@ -240,7 +240,7 @@ class Api:
             md.pop(name, None)
         if rt.subresources and "status" in rt.subresources and \
                 rt.key not in KEEP_STATUS_ON_CREATE:
-            obj.pop("status", None)
+            _reset_status(rt, obj)
         with self.store.lock:
             self._require_namespace(rt, namespace, md.get("name", ""))
             if md.get("name") and self.store.get(self.resource_key(rt),
@@ -340,7 +340,7 @@ class Api:
                 for server_owned in meta.SERVER_OWNED:
                     md.pop(server_owned, None)
                 if "status" in rt.subresources and rt.key not in KEEP_STATUS_ON_CREATE:
-                    obj.pop("status", None)
+                    _reset_status(rt, obj)
                 return self._commit(rt, namespace, None, obj, opts, operation="Apply",
                                     managed_done=True), True
             old = current.obj()
@@ -707,6 +707,23 @@ class Api:
                 if isinstance(port, dict) and not port.get("nodePort"):
                     port["nodePort"] = old_ports.get(port.get("port")) or \
                         self.allocator.node_port()
+
+
+# The zero status Go's encoding prints for a freshly created object (non-omitempty fields).
+_ZERO_STATUS: dict[str, Obj] = {
+    "networking.k8s.io/Ingress": {"loadBalancer": {}},
+    "/Service": {"loadBalancer": {}},
+    "apps/ReplicaSet": {"replicas": 0},
+    "policy/PodDisruptionBudget": {"disruptionsAllowed": 0, "currentHealthy": 0,
+                                   "desiredHealthy": 0, "expectedPods": 0},
+}
+
+
+def _reset_status(rt: ResourceType, obj: Obj) -> None:
+    """PrepareForCreate: a create through the main endpoint cannot set status."""
+    obj.pop("status", None)
+    if not rt.custom:
+        obj["status"] = copy.deepcopy(_ZERO_STATUS.get(rt.key, {}))
 
 
 def _patch_error(exc: PatchError) -> errors.ApiError:

@@ -1,0 +1,137 @@
+"""Ingress backends -> `routing.Backend`: Service, Service port, EndpointSlices, endpoints.
+
+The chain, for `backend.service {name, port}` of an Ingress in namespace N:
+
+1. the Service N/name ("The service must exist in the same namespace as the Ingress
+   object");
+2. its port: `port.number` matches a Service port's `port`, `port.name` a Service port's
+   `name` ("Port of the referenced service. A port name or port number is required");
+3. that Service port's `name` ("" when the Service has a single unnamed port) names the
+   EndpointSlice port ("If the EndpointSlice is derived from a Kubernetes service, this
+   corresponds to the Service.ports[].name"), whose number is the resolved targetPort the
+   endpoints listen on;
+4. the EndpointSlices labelled `kubernetes.io/service-name: name` in N.
+
+A missing Service or Service port keeps the rule with no endpoints, so the data plane answers
+503 for it instead of letting the request fall through to another rule or the default
+backend. ingress-nginx does the same: the location stays, its upstream is empty, and nginx
+answers 503 ("Service Temporarily Unavailable"). An ExternalName Service is treated the same
+way (it has no EndpointSlices; resolving DNS names is left out of the reference controller).
+`backend.resource` (a CRD object instead of a Service) is not supported: the rule is dropped.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from simulator.controller.endpoints import usable_endpoints
+from simulator.controller.objects import as_dict, as_list, as_str, labels_of, name_of, namespace_of
+from simulator.routing import Backend
+
+SERVICE_NAME_LABEL = "kubernetes.io/service-name"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Why a backend is degraded or dropped: the reason and message of a Warning Event."""
+
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """A resolved backend (None: drop the rule) and what went wrong, if anything."""
+
+    backend: Backend | None
+    problem: Problem | None = None
+
+
+def _port_ref(service_ref: dict) -> str:
+    """The Ingress's service port as a string: the number ("80") or the name ("http")."""
+    port = as_dict(service_ref.get("port"))
+    number = port.get("number")
+    if isinstance(number, int) and not isinstance(number, bool):
+        return str(number)
+    return as_str(port.get("name"))
+
+
+class BackendResolver:
+    """Resolves Ingress backends against one snapshot's Services and EndpointSlices.
+
+    Indexes are built per snapshot and results memoised per (namespace, service, port), so
+    thousands of Ingresses sharing Services resolve each one once."""
+
+    def __init__(self, services: Iterable[dict], endpoint_slices: Iterable[dict]) -> None:
+        self._services = {(namespace_of(s), name_of(s)): s for s in services}
+        self._slices: dict[tuple[str, str], list[dict]] = defaultdict(list)
+        for endpoint_slice in endpoint_slices:
+            service = as_str(labels_of(endpoint_slice).get(SERVICE_NAME_LABEL))
+            if service:
+                self._slices[(namespace_of(endpoint_slice), service)].append(endpoint_slice)
+        self._memo: dict[tuple[str, str, str], Resolution] = {}
+
+    def resolve(self, namespace: str, backend: dict) -> Resolution:
+        """Resolve an IngressBackend (`{"service": ...}` or `{"resource": ...}`) of an
+        Ingress in `namespace`."""
+        backend = as_dict(backend)
+        service_ref = as_dict(backend.get("service"))
+        if not service_ref:
+            if backend.get("resource") is not None:
+                kind = as_str(as_dict(backend.get("resource")).get("kind")) or "resource"
+                return Resolution(None, Problem(
+                    "UnsupportedBackend",
+                    f"backend.resource ({kind}) is not supported; the rule is ignored"))
+            return Resolution(None, Problem(
+                "InvalidBackend", "backend names neither a service nor a resource; "
+                "the rule is ignored"))
+        name, port = as_str(service_ref.get("name")), _port_ref(service_ref)
+        if not name or not port:
+            return Resolution(None, Problem(
+                "InvalidBackend", "backend.service needs a name and a port number or name; "
+                "the rule is ignored"))
+        key = (namespace, name, port)
+        if key not in self._memo:
+            self._memo[key] = self._resolve_service(namespace, name, port)
+        return self._memo[key]
+
+    def _resolve_service(self, namespace: str, name: str, port: str) -> Resolution:
+        empty = Backend(namespace, name, port)
+        service = self._services.get((namespace, name))
+        if service is None:
+            return Resolution(empty, Problem(
+                "ServiceNotFound",
+                f'Service "{namespace}/{name}" not found; requests for this backend get 503'))
+        spec = as_dict(service.get("spec"))
+        if as_str(spec.get("type")) == "ExternalName":
+            return Resolution(empty, Problem(
+                "UnsupportedBackend",
+                f'Service "{namespace}/{name}" is of type ExternalName, which is not '
+                "supported; requests for this backend get 503"))
+        port_name = _service_port_name(spec, port)
+        if port_name is None:
+            what = f"port {port}" if port.isdigit() else f'a port named "{port}"'
+            return Resolution(empty, Problem(
+                "PortNotFound",
+                f'Service "{namespace}/{name}" has no TCP {what}; '
+                "requests for this backend get 503"))
+        endpoints = usable_endpoints(self._slices.get((namespace, name), ()), port_name)
+        return Resolution(Backend(namespace, name, port, endpoints))
+
+
+def _service_port_name(spec: dict, port: str) -> str | None:
+    """The `name` of the Service's TCP port that `port` (a number or a name) refers to, ""
+    for an unnamed port, or None if there is none."""
+    for entry in as_list(spec.get("ports")):
+        entry = as_dict(entry)
+        if as_str(entry.get("protocol")) not in ("", "TCP"):
+            continue
+        entry_name = as_str(entry.get("name"))
+        if port.isdigit():
+            if entry.get("port") == int(port):
+                return entry_name
+        elif entry_name == port:
+            return entry_name
+    return None

@@ -1,0 +1,149 @@
+"""The reference controller against the API server: tables follow the objects, status is
+published and cleared, Warning Events are recorded once, faults keep the last table."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import kubernetes
+import pytest
+
+from simulator.apiserver.app import ApiServer
+from simulator.controller.controller import (
+    CONTROLLER_NAME,
+    ControllerConfig,
+    ReferenceController,
+)
+from simulator.routing import RoutingTable
+
+from .conftest import eventually, ingress_body
+
+
+class Tables:
+    """The data plane stand-in: records every table the controller publishes."""
+
+    def __init__(self) -> None:
+        self.latest = RoutingTable()
+        self.count = 0
+        self.lock = threading.Lock()
+
+    def __call__(self, table: RoutingTable) -> None:
+        with self.lock:
+            self.latest = table
+            self.count += 1
+
+    def backend_of(self, host: str, path: str = "/"):
+        for group in self.latest.hosts:
+            if group.host == host:
+                for rule in group.paths:
+                    if rule.path == path:
+                        return rule.backend
+        return None
+
+
+@pytest.fixture
+def cluster(tmp_path):
+    with ApiServer() as server:
+        client = kubernetes.config.new_client_from_config(
+            config_file=str(server.write_kubeconfig(tmp_path / "kc")))
+        net = kubernetes.client.NetworkingV1Api(client)
+        net.create_ingress_class({"metadata": {"name": "reference", "annotations": {
+            "ingressclass.kubernetes.io/is-default-class": "true"}},
+            "spec": {"controller": CONTROLLER_NAME}})
+        tables = Tables()
+        controller = ReferenceController(client, tables, ControllerConfig(resync_seconds=0))
+        controller.start()
+        yield server, client, controller, tables
+        controller.stop()
+        client.close()
+
+
+def _service_with_endpoints(client, name: str, ips: list[str], port: int = 8080) -> None:
+    core = kubernetes.client.CoreV1Api(client)
+    core.create_namespaced_service("default", {"metadata": {"name": name}, "spec": {
+        "selector": {"app": name}, "ports": [{"port": 80, "targetPort": port}]}})
+    kubernetes.client.DiscoveryV1Api(client).create_namespaced_endpoint_slice("default", {
+        "metadata": {"name": f"{name}-abcde", "labels": {"kubernetes.io/service-name": name}},
+        "addressType": "IPv4", "ports": [{"port": port}],
+        "endpoints": [{"addresses": [ip], "conditions": {"ready": True}} for ip in ips]})
+
+
+def test_routes_follow_ingresses_services_and_endpoints(cluster):
+    server, client, controller, tables = cluster
+    net = kubernetes.client.NetworkingV1Api(client)
+    _service_with_endpoints(client, "app", ["127.0.0.2", "127.0.0.3"])
+    net.create_namespaced_ingress("default", ingress_body("web", host="app.example.com"))
+    backend = eventually(lambda: tables.backend_of("app.example.com"))
+    assert sorted(e.hostport for e in backend.endpoints) == ["127.0.0.2:8080", "127.0.0.3:8080"]
+    status = eventually(lambda: net.read_namespaced_ingress("web", "default")
+                         .status.load_balancer.ingress)
+    assert status[0].ip == "127.0.0.1"
+    kubernetes.client.DiscoveryV1Api(client).patch_namespaced_endpoint_slice(
+        "app-abcde", "default", {"endpoints": [{"addresses": ["127.0.0.4"],
+                                                "conditions": {"ready": True}}]})
+    eventually(lambda: [e.hostport for e in tables.backend_of("app.example.com").endpoints]
+                == ["127.0.0.4:8080"])
+    net.delete_namespaced_ingress("web", "default")
+    eventually(lambda: tables.backend_of("app.example.com") is None)
+
+
+def test_foreign_class_is_ignored_and_status_untouched(cluster):
+    _, client, _, tables = cluster
+    net = kubernetes.client.NetworkingV1Api(client)
+    net.create_ingress_class({"metadata": {"name": "other"},
+                              "spec": {"controller": "example.com/other"}})
+    body = ingress_body("theirs", host="theirs.example.com")
+    body["spec"]["ingressClassName"] = "other"
+    net.create_namespaced_ingress("default", body)
+    net.create_namespaced_ingress("default", ingress_body("ours", host="ours.example.com"))
+    eventually(lambda: tables.backend_of("ours.example.com"))
+    assert tables.backend_of("theirs.example.com") is None
+    assert net.read_namespaced_ingress("theirs", "default").status.load_balancer.ingress \
+        is None
+
+
+def test_missing_service_records_one_warning_event(cluster):
+    _, client, controller, tables = cluster
+    net = kubernetes.client.NetworkingV1Api(client)
+    core = kubernetes.client.CoreV1Api(client)
+    net.create_namespaced_ingress("default", ingress_body("lonely", host="l.example.com",
+                                                          service="nowhere"))
+    backend = eventually(lambda: tables.backend_of("l.example.com"))
+    assert backend.endpoints == ()  # kept, so the data plane answers 503
+
+    def warnings():
+        return [e for e in core.list_namespaced_event("default").items
+                if e.involved_object.name == "lonely" and e.type == "Warning"]
+
+    events = eventually(warnings)
+    assert events[0].reason == "ServiceNotFound"
+    # Later reconciles (another object changes) do not record it again.
+    _service_with_endpoints(client, "unrelated", ["127.0.0.9"])
+    eventually(lambda: controller.stats.reconciles >= 3)
+    assert len(warnings()) == 1
+
+
+def test_last_table_keeps_serving_through_an_outage(cluster):
+    server, client, controller, tables = cluster
+    net = kubernetes.client.NetworkingV1Api(client)
+    _service_with_endpoints(client, "steady", ["127.0.0.5"])
+    net.create_namespaced_ingress("default", ingress_body("steady", host="s.example.com",
+                                                          service="steady"))
+    eventually(lambda: tables.backend_of("s.example.com"))
+    before = tables.latest
+    server.outage(1.5)
+    time.sleep(1.0)
+    assert tables.latest == before  # nothing was torn down while the API was away
+    net_after = eventually(lambda: _try(lambda: net.create_namespaced_ingress(
+        "default", ingress_body("late", host="late.example.com", service="steady"))))
+    assert net_after
+    eventually(lambda: tables.backend_of("late.example.com"))
+    assert tables.backend_of("s.example.com") is not None
+
+
+def _try(fn):
+    try:
+        return fn()
+    except Exception:  # noqa: BLE001 - the API server is still down: try again
+        return None
