@@ -255,3 +255,25 @@ def test_https_with_token_through_the_official_client(tmp_path):
             client.close()
         with pytest.raises(requests.exceptions.SSLError):
             requests.get(f"{server.url}/version", timeout=10)
+
+
+def test_pod_on_a_node_deletes_gracefully_until_the_kubelet_confirms(core, namespace):
+    core.create_namespaced_pod(namespace, {"metadata": {"name": "p"}, "spec": {
+        "nodeName": "node-1", "containers": [{"name": "c", "image": "img:1"}]}})
+    terminating = core.delete_namespaced_pod("p", namespace)
+    assert terminating.metadata.deletion_timestamp is not None
+    assert terminating.metadata.deletion_grace_period_seconds == 30
+    assert core.read_namespaced_pod("p", namespace).metadata.deletion_timestamp is not None
+    core.delete_namespaced_pod("p", namespace, grace_period_seconds=0)  # the kubelet's last word
+    with pytest.raises(ApiException) as err:
+        core.read_namespaced_pod("p", namespace)
+    assert err.value.status == 404
+
+
+def test_unscheduled_pod_is_deleted_at_once(core, namespace):
+    core.create_namespaced_pod(namespace, {"metadata": {"name": "p"}, "spec": {
+        "containers": [{"name": "c", "image": "img:1"}]}})
+    core.delete_namespaced_pod("p", namespace)
+    with pytest.raises(ApiException) as err:
+        core.read_namespaced_pod("p", namespace)
+    assert err.value.status == 404

@@ -492,7 +492,12 @@ class Api:
             grace = self._grace_period(rt, obj, opts)
             pending = bool(finalizers) or grace > 0 or rt.key == "/Namespace"
             if md.get("deletionTimestamp"):
-                # Already being deleted: nothing more to do but answer with the object.
+                # Already being deleted. A pod's deletion may be shortened: the kubelet ends
+                # it with gracePeriodSeconds=0 once the containers have stopped.
+                if rt.key == "/Pod" and opts.grace_period_seconds == 0 and not finalizers:
+                    if opts.dry_run:
+                        return DeleteResult(obj, True)
+                    return DeleteResult(self._remove(rt, namespace, obj), True)
                 return DeleteResult(obj, False)
             if pending:
                 new = copy.deepcopy(obj)

@@ -91,6 +91,8 @@ class Informer:
                 backoff = self._backoff(backoff, exc)
 
     def _backoff(self, current: float, exc: BaseException) -> float:
+        if self._stop.is_set():
+            return current  # the connection broke because we are stopping
         self.relists += 1
         delay = current * (0.5 + self.rng.random())  # jitter: 50%-150%
         log.warning("informer %s: %s; retrying in %.2fs", self.name,
