@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import sys
 
-from . import apiserver
+from . import apiserver, controller, proxy
 
-BENCHMARKS = {"apiserver": apiserver.main}
+BENCHMARKS = {
+    "apiserver": apiserver.main,
+    "controller": controller.main,
+    "proxy": proxy.main,
+}
 
 
 def main(argv: list[str]) -> int:
