@@ -28,7 +28,54 @@ def _parser() -> argparse.ArgumentParser:
     api.add_argument("--token", help="require this bearer token (401 otherwise)")
     api.add_argument("--state", type=Path,
                      help="load objects from this JSON file at start, save them at stop")
+    up = sub.add_parser("up", help="serve the whole simulated environment: API server, cluster, "
+                        "reference controller and proxy")
+    up.add_argument("--kubeconfig", required=True, type=Path,
+                    help="write a kubeconfig for the API server here")
+    up.add_argument("--ready-file", type=Path,
+                    help='once serving, write {"apiserver", "http", "https", "kubeconfig", '
+                         '"ingress_class"} here')
+    up.add_argument("--data-plane", default="builtin", choices=["builtin"],
+                    help="the proxy the reference controller drives")
+    up.add_argument("--seed", type=int, default=0, help="seed for every random choice")
+    up.add_argument("--http-port", type=int, default=0, help="proxy HTTP port (default: free)")
+    up.add_argument("--https-port", type=int, default=0,
+                    help="proxy HTTPS port (default: free)")
+    up.add_argument("--api-port", type=int, default=0, help="API server port (default: free)")
     return parser
+
+
+async def _serve_up(args: argparse.Namespace) -> int:
+    from .up import Simulator, SimulatorOptions
+
+    sim = Simulator(SimulatorOptions(seed=args.seed, api_port=args.api_port,
+                                     http_port=args.http_port, https_port=args.https_port,
+                                     data_plane=args.data_plane))
+    try:
+        await sim.start()
+    except (OSError, RuntimeError, TimeoutError) as exc:
+        print(f"error: cannot start the simulator: {exc}", file=sys.stderr)
+        await sim.stop()
+        return 1
+    sim.apiserver.write_kubeconfig(args.kubeconfig)
+    info = sim.ready_info(args.kubeconfig)
+    if args.ready_file:
+        args.ready_file.write_text(json.dumps(info))
+    print(f"Simulator up: API server {info['apiserver']}, proxy http://{info['http']} and "
+          f"https://{info['https']}, ingress class {info['ingress_class']!r}.\n"
+          f"Next:\n  kubectl --kubeconfig {args.kubeconfig} apply -f fixtures/examples/seed/\n"
+          f"  kubectl --kubeconfig {args.kubeconfig} wait --for=condition=available "
+          f"deployment/app1\n"
+          f"  curl -H 'Host: app1.example.com' http://{info['http']}/\n"
+          f"Stop with Ctrl-C.", flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    await sim.stop()
+    print("Simulator stopped", flush=True)
+    return 0
 
 
 async def _serve_apiserver(args: argparse.Namespace) -> int:
@@ -58,6 +105,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "apiserver":
         return asyncio.run(_serve_apiserver(args))
+    if args.command == "up":
+        return asyncio.run(_serve_up(args))
     return 2
 
 

@@ -141,7 +141,10 @@ class ConnectionPolicy:
 
 def bind_socket(host: str, port: int = 0) -> socket.socket:
     """A bound, not yet listening TCP socket (non-blocking)."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY on accepted connections only for
+    # sockets it can tell are TCP. Without it, a kept-alive peer waits ~40 ms for the body
+    # (Nagle + delayed ACK), which real nginx and Go servers never do.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))

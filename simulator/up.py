@@ -1,0 +1,135 @@
+"""`python -m simulator up`: the whole simulated environment in one process.
+
+The API server, the cluster's control loops and pods, and the reference proxy share one
+asyncio event loop; the reference controller runs on its own threads with the official
+`kubernetes` client, talking to the API server over HTTP like any other controller.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import kubernetes
+
+from .apiserver.app import ApiServer
+from .cluster import Cluster
+from .controller.controller import ControllerConfig, ReferenceController
+from .proxy import Proxy
+
+DATA_PLANES = ("builtin",)
+INGRESS_CLASS = "reference"
+
+
+@dataclass
+class SimulatorOptions:
+    seed: int = 0
+    api_port: int = 0
+    http_port: int = 0
+    https_port: int = 0
+    host: str = "127.0.0.1"
+    data_plane: str = "builtin"
+    token: str | None = None
+
+
+class Simulator:
+    """API server + cluster + reference controller + proxy."""
+
+    def __init__(self, options: SimulatorOptions | None = None) -> None:
+        self.options = options or SimulatorOptions()
+        if self.options.data_plane not in DATA_PLANES:
+            raise ValueError(f"unknown data plane {self.options.data_plane!r}; this build has: "
+                             f"{', '.join(DATA_PLANES)} (nginx and haproxy come later)")
+        self.apiserver = ApiServer(self.options.host, self.options.api_port,
+                                   token=self.options.token)
+        self.cluster = Cluster("", token=self.options.token, seed=self.options.seed)
+        self.proxy = Proxy(self.options.http_port, self.options.https_port, self.options.host)
+        self.controller: ReferenceController | None = None
+        self._client: kubernetes.client.ApiClient | None = None
+
+    async def start(self) -> None:
+        await self.apiserver.start_async()
+        self.cluster.api_url = self.apiserver.url
+        await self.cluster.start()
+        await self.proxy.start()
+        self._client = kubernetes.config.new_client_from_config_dict(self.apiserver.kubeconfig())
+        self.controller = ReferenceController(
+            self._client, self.proxy.update,
+            ControllerConfig(status_address=self.options.host))
+        # The controller's informers block until synced, and need this loop to answer them.
+        await asyncio.get_running_loop().run_in_executor(None, self.controller.start)
+
+    async def stop(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self.controller is not None:
+            await loop.run_in_executor(None, self.controller.stop)
+        if self._client is not None:
+            self._client.close()
+        await self.proxy.stop()
+        await self.cluster.stop()
+        if self.cluster.runtime is not None:
+            await self.cluster.runtime.stop_all()
+        await self.apiserver.stop_async()
+
+    def ready_info(self, kubeconfig: Path | str) -> dict[str, Any]:
+        http = self.proxy.http_address
+        https = self.proxy.https_address
+        return {
+            "apiserver": self.apiserver.url,
+            "http": f"{http[0]}:{http[1]}" if http else None,
+            "https": f"{https[0]}:{https[1]}" if https else None,
+            "kubeconfig": str(kubeconfig),
+            "ingress_class": INGRESS_CLASS,
+        }
+
+
+class SimulatorThread:
+    """A Simulator on a daemon thread with its own event loop (tests, the conformance
+    target): `with SimulatorThread() as sim: sim.simulator.ready_info(...)`."""
+
+    def __init__(self, options: SimulatorOptions | None = None) -> None:
+        self.simulator = Simulator(options)
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self, timeout: float = 60.0) -> SimulatorThread:
+        started = threading.Event()
+        failure: list[BaseException] = []
+
+        def run() -> None:
+            loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(loop)
+            self.loop = loop
+            try:
+                loop.run_until_complete(self.simulator.start())
+            except BaseException as exc:  # noqa: BLE001 - reported to the starting thread
+                failure.append(exc)
+                started.set()
+                loop.close()
+                return
+            started.set()
+            loop.run_forever()
+            loop.run_until_complete(self.simulator.stop())
+            loop.close()
+
+        self._thread = threading.Thread(target=run, name="simulator", daemon=True)
+        self._thread.start()
+        if not started.wait(timeout):
+            raise TimeoutError("the simulator did not start in time")
+        if failure:
+            raise RuntimeError(f"the simulator failed to start: {failure[0]}") from failure[0]
+        return self
+
+    def stop(self, timeout: float = 30.0) -> None:
+        if self.loop is not None and self._thread is not None and self._thread.is_alive():
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self._thread.join(timeout)
+
+    def __enter__(self) -> SimulatorThread:
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
