@@ -14,6 +14,7 @@ import ipaddress
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import orjson
@@ -319,7 +320,7 @@ class Api:
                 if current is None:
                     raise errors.not_found(rt, name)
                 scale = self.scale_of(rt, current.obj())
-                patched = self._apply_patch(kind, scale, patch, "autoscaling/Scale", rt, opts)
+                patched = self._apply_patch(kind, scale, patch, "autoscaling/Scale", rt)
                 return self._update_scale(rt, namespace, name, patched, opts), False
             if current is None:
                 if kind != "apply" or subresource:
@@ -350,7 +351,7 @@ class Api:
                 self._check_type(rt, patch)
                 new = self._ssa(rt, old, patch, opts, subresource)
             else:
-                new = self._apply_patch(kind, old, patch, rt.key, rt, opts)
+                new = self._apply_patch(kind, old, patch, rt.key, rt)
             md = new.get("metadata")
             if not isinstance(md, dict):
                 raise errors.bad_request("metadata must be an object")
@@ -367,7 +368,7 @@ class Api:
             return self._update_from(rt, namespace, old, new, opts, subresource), False
 
     def _apply_patch(self, kind: str, original: Obj, patch: Any, kind_key: str,
-                     rt: ResourceType, opts: WriteOptions) -> Obj:
+                     rt: ResourceType) -> Obj:
         try:
             if kind == "json":
                 return apply_json_patch(original, patch)
@@ -504,13 +505,9 @@ class Api:
                 new["metadata"]["finalizers"] = finalizers or None
                 if not finalizers:
                     new["metadata"].pop("finalizers")
-                now = self.clock()
-                if grace > 0:
-                    from datetime import timedelta
-                    new["metadata"]["deletionTimestamp"] = meta.rfc3339(
-                        now + timedelta(seconds=grace))
-                else:
-                    new["metadata"]["deletionTimestamp"] = meta.rfc3339(now)
+                # The time by which the object should be gone (now, for finalizers).
+                new["metadata"]["deletionTimestamp"] = meta.rfc3339(
+                    self.clock() + timedelta(seconds=grace))
                 new["metadata"]["deletionGracePeriodSeconds"] = grace
                 if rt.key == "/Namespace":
                     new.setdefault("status", {})["phase"] = "Terminating"
@@ -552,14 +549,10 @@ class Api:
             targets = [(k, s) for k, s in sorted(self.store.items(self.resource_key(rt)).items())
                        if flt.matches(k, s)]
             out = []
-            for (namespace, name), _ in targets:
+            for (namespace, name), stored in targets:
                 result = self.delete(rt, namespace, name, opts)
-                if result.body.get("kind") != "Status":
-                    out.append(result.body)
-                else:
-                    out.append(self.store.get(self.resource_key(rt), (namespace, name)).obj()
-                               if self.store.get(self.resource_key(rt), (namespace, name))
-                               else {"metadata": {"name": name, "namespace": namespace}})
+                # The answer lists each object as deleted (or as now being deleted).
+                out.append(stored.obj() if result.body.get("kind") == "Status" else result.body)
             return out
 
     # ---- the write path ------------------------------------------------------------------
@@ -599,6 +592,7 @@ class Api:
                                           kind_key=rt.key, api_version=rt.api_version,
                                           now=meta.rfc3339(self.clock()), operation=operation,
                                           subresource=subresource)
+            md = new["metadata"]
         if old is not None and meta.without_volatile(old) == meta.without_volatile(new):
             return old  # a no-op write stores nothing and keeps the resourceVersion
         if old is not None and md.get("deletionTimestamp") and not md.get("finalizers") \
@@ -609,8 +603,6 @@ class Api:
             return self._remove(rt, namespace, new)
         if opts.dry_run:
             return new
-        if old is None:
-            return self._store_write(rt, namespace, None, new)
         return self._store_write(rt, namespace, old, new)
 
     def _store_write(self, rt: ResourceType, namespace: str, old: Obj | None, new: Obj) -> Obj:
