@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import sys
 
-from . import apiserver, controller, proxy
+from . import apiserver, cluster, controller, proxy
 
 BENCHMARKS = {
     "apiserver": apiserver.main,
+    "cluster": cluster.main,
     "controller": controller.main,
     "proxy": proxy.main,
 }

@@ -1,4 +1,4 @@
-"""Command line: `python -m simulator apiserver --kubeconfig FILE --ready-file FILE`."""
+"""Command line: `python -m simulator apiserver|up|run ...` (see `--help`)."""
 
 from __future__ import annotations
 
@@ -42,7 +42,43 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--https-port", type=int, default=0,
                     help="proxy HTTPS port (default: free)")
     up.add_argument("--api-port", type=int, default=0, help="API server port (default: free)")
+    run = sub.add_parser("run", help="start the simulator, replay a scenario (setup manifests "
+                         "and seeded perturbations), write its timeline")
+    run.add_argument("scenario", type=Path, help="scenario YAML file")
+    run.add_argument("--seed", type=int, default=0, help="seed for every random choice")
+    run.add_argument("--timeline", type=Path,
+                     help="write the timeline (JSON lines) here (default: standard output)")
+    run.add_argument("--kubeconfig", type=Path,
+                     help="also write a kubeconfig for the API server here (to watch the run)")
     return parser
+
+
+def _run_scenario(args: argparse.Namespace) -> int:
+    from .events import Runner, ScenarioError, load_scenario, write_timeline
+    from .up import SimulatorOptions, SimulatorThread
+
+    try:
+        scenario = load_scenario(args.scenario)
+    except (OSError, ScenarioError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    with SimulatorThread(SimulatorOptions(seed=args.seed)) as thread:
+        if args.kubeconfig:
+            thread.simulator.apiserver.write_kubeconfig(args.kubeconfig)
+        runner = Runner(scenario, args.seed, thread)
+        try:
+            timeline = runner.run()
+        except TimeoutError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        finally:
+            runner.close()
+    if args.timeline:
+        write_timeline(timeline, args.timeline)
+        print(f"{len(timeline)} actions; timeline written to {args.timeline}", file=sys.stderr)
+    else:
+        write_timeline(timeline, sys.stdout)
+    return 0
 
 
 async def _serve_up(args: argparse.Namespace) -> int:
@@ -107,6 +143,8 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(_serve_apiserver(args))
     if args.command == "up":
         return asyncio.run(_serve_up(args))
+    if args.command == "run":
+        return _run_scenario(args)
     return 2
 
 

@@ -9,15 +9,17 @@ thread; `on_change` is called after every cache change (and on resync).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import random
+import socket
 import threading
 from collections.abc import Callable
 from typing import Any
 
-from kubernetes import watch
 from kubernetes.client import ApiException
+from kubernetes.watch.watch import iter_resp_lines
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +53,7 @@ class Informer:
         self.resource_version = ""
         self.relists = 0  # how often the informer had to list again (410s, errors)
         self._stop = threading.Event()
-        self._watch: watch.Watch | None = None
+        self._response: Any = None  # the open watch response, closed to stop at once
         self._thread: threading.Thread | None = None
 
     # ---- lifecycle -----------------------------------------------------------------------
@@ -63,8 +65,7 @@ class Informer:
 
     def stop(self) -> None:
         self._stop.set()
-        if self._watch is not None:
-            self._watch.stop()
+        _interrupt(self._response)
         if self._thread is not None:
             self._thread.join(5)
 
@@ -111,18 +112,34 @@ class Informer:
         self.on_change(self.name)
 
     def _watch_until_expired(self) -> None:
-        """Watch from the cached resourceVersion; return when the server ends the watch."""
+        """Watch from the cached resourceVersion; return when the server ends the watch.
+
+        The stream is read line by line with the client's own `iter_resp_lines`, so ERROR
+        events (410 Expired above all) become ApiExceptions the reflector loop understands.
+        """
         while not self._stop.is_set():
-            self._watch = watch.Watch()
             timeout = self.watch_timeout
             if self.resync_seconds:
                 timeout = max(1, min(timeout, int(self.resync_seconds)))
-            for event in self._watch.stream(self.list_func, resource_version=self.resource_version,
-                                            allow_watch_bookmarks=True, timeout_seconds=timeout,
-                                            deserialize=False):
-                if self._stop.is_set():
-                    return
-                self._apply(event)
+            resp = self.list_func(watch=True, resource_version=self.resource_version,
+                                  allow_watch_bookmarks=True, timeout_seconds=timeout,
+                                  _preload_content=False)
+            self._response = resp
+            try:
+                for line in iter_resp_lines(resp):
+                    if self._stop.is_set():
+                        return
+                    if not line or not line.strip():
+                        continue
+                    event = json.loads(line)
+                    if event.get("type") == "ERROR":
+                        status = event.get("object") or {}
+                        raise ApiException(status=status.get("code"),
+                                           reason=status.get("message", "watch error"))
+                    self._apply(event)
+            finally:
+                self._response = None
+                resp.release_conn()
             if self.resync_seconds:
                 self.on_change(self.name)  # resync: let handlers look at everything again
 
@@ -141,3 +158,12 @@ class Informer:
             else:
                 return
         self.on_change(self.name)
+
+
+def _interrupt(response: Any) -> None:
+    """Unblock a thread reading a watch response: shut its socket down (closing the
+    response object from another thread does not wake a blocked read)."""
+    sock = getattr(getattr(response, "connection", None), "sock", None)
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
