@@ -124,9 +124,15 @@ class ApiServer:
         """Close every open watch, as an API server restart or a load balancer would."""
         return self.api.store.close_all_watchers()
 
-    def expire_next_watches(self, count: int = 1) -> None:
-        """Answer the next `count` watch requests with 410 Expired (forces relists)."""
-        self.handler.faults.expire_next_watches += count
+    def expire_next_watches(self, count: int = 1, namespace: str | None = None) -> None:
+        """Answer the next `count` watch requests (of `namespace` only, when given) with
+        410 Expired, which forces the watcher to relist."""
+        faults = self.handler.faults
+        if namespace is None:
+            faults.expire_next_watches += count
+        else:
+            faults.expire_in_namespace[namespace] = \
+                faults.expire_in_namespace.get(namespace, 0) + count
 
     def set_latency(self, seconds: float) -> None:
         """Delay every request by `seconds` (0 to stop)."""

@@ -395,7 +395,7 @@ class ApiHandler:
         response.content_type = "application/json"
         response.enable_chunked_encoding()
         try:
-            if self.faults.take_expired_watch():
+            if self.faults.take_expired_watch(t.namespace):
                 raise errors.gone_resource_version(since or 0, self.api.store.resource_version)
             watcher, start_rv = self.api.store.watch(self.api.resource_key(t.rt), flt, since,
                                                      initial)
@@ -458,12 +458,17 @@ class Faults:
     """API-server faults the event model injects (the way real clusters misbehave)."""
 
     latency_seconds: float = 0.0
-    expire_next_watches: int = 0
+    expire_next_watches: int = 0  # any watch request
+    # Watch requests of one namespace only (a relisting informer elsewhere cannot take them).
+    expire_in_namespace: dict[str, int] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def take_expired_watch(self) -> bool:
+    def take_expired_watch(self, namespace: str = "") -> bool:
         """Whether this watch request must be answered with 410 Expired."""
         with self._lock:
+            if self.expire_in_namespace.get(namespace, 0) > 0:
+                self.expire_in_namespace[namespace] -= 1
+                return True
             if self.expire_next_watches > 0:
                 self.expire_next_watches -= 1
                 return True

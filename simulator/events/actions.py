@@ -147,10 +147,15 @@ def drop_watches(ctx: Context, rng: random.Random, params: dict[str, Any]) -> Ou
 
 
 def expire_watches(ctx: Context, rng: random.Random, params: dict[str, Any]) -> Outcome:
-    """Answer the next `watches` (default 1) watch requests with 410 Gone."""
+    """Answer the next `watches` (default 1) watch requests with 410 Gone; with
+    `namespace`, only watches of that namespace."""
     n = int(draw(rng, params.get("watches", 1)))
-    ctx.apiserver.expire_next_watches(n)
-    return Outcome("apiserver", {"watches": n})
+    namespace = params.get("namespace")
+    ctx.apiserver.expire_next_watches(n, namespace)
+    choice: dict[str, Any] = {"watches": n}
+    if namespace:
+        choice["namespace"] = namespace
+    return Outcome("apiserver", choice)
 
 
 def outage(ctx: Context, rng: random.Random, params: dict[str, Any]) -> Outcome:
