@@ -18,10 +18,8 @@ from typing import Any, TypeVar
 
 import kubernetes
 import pytest
-import requests
 
 from simulator.apiserver.app import ApiServer
-from simulator.apiserver.rest import DeleteResult
 from simulator.cluster import Cluster, ClusterThread
 
 SEED = Path(__file__).resolve().parent.parent / "fixtures" / "examples" / "seed"
@@ -66,58 +64,11 @@ def http_get(ip: str, port: int, path: str = "/", timeout: float = 5.0) -> tuple
         conn.close()
 
 
-# ---- the API server's graceful pod deletion ----------------------------------------------------
-
-def _final_delete_removes_pod(server: ApiServer) -> bool:
-    """Whether DELETE gracePeriodSeconds=0 removes a pod that is already terminating, as
-    kube-apiserver's BeforeDelete allows (shortening the grace period to 0 deletes at once)."""
-    ns = f"probe-{uuid.uuid4().hex[:8]}"
-    base = f"{server.url}/api/v1/namespaces"
-    requests.post(base, json={"metadata": {"name": ns}}, timeout=10).raise_for_status()
-    pod = {"metadata": {"name": "p"}, "spec": {"nodeName": "nowhere",
-                                                "containers": [{"name": "c", "image": "x"}]}}
-    requests.post(f"{base}/{ns}/pods", json=pod, timeout=10).raise_for_status()
-    requests.delete(f"{base}/{ns}/pods/p", timeout=10)
-    requests.delete(f"{base}/{ns}/pods/p", params={"gracePeriodSeconds": "0"}, timeout=10)
-    gone = requests.get(f"{base}/{ns}/pods/p", timeout=10).status_code == 404
-    if not gone:
-        server.api.finish_deletion(server.api.registry.lookup("", "v1", "pods"), ns, "p")
-    requests.delete(f"{base}/{ns}", timeout=10)
-    return gone
-
-
-def install_final_delete_fix(server: ApiServer) -> None:
-    """Test-only stand-in until simulator/apiserver/rest.py does it: a DELETE with
-    gracePeriodSeconds=0 of a terminating pod without finalizers removes it (upstream
-    registry/rest/delete.go BeforeDelete: "only a shorter grace period may be provided";
-    zero deletes immediately). The kubelet's final delete relies on it."""
-    if _final_delete_removes_pod(server):
-        return
-    api = server.api
-    original = api.delete
-    pods = api.registry.lookup("", "v1", "pods")
-
-    def delete(rt, namespace, name, opts):  # type: ignore[no-untyped-def]
-        if rt is pods and opts.grace_period_seconds == 0 and not opts.dry_run:
-            with api.store.lock:
-                current = api.store.get(api.resource_key(rt), (namespace, name))
-                md = current.view()["metadata"] if current is not None else {}
-                if md.get("deletionTimestamp") and not md.get("finalizers") and \
-                        opts.precondition_uid in (None, md.get("uid")):
-                    obj = current.obj()  # type: ignore[union-attr]
-                    api.finish_deletion(rt, namespace, name)
-                    return DeleteResult(obj, True)
-        return original(rt, namespace, name, opts)
-
-    api.delete = delete  # type: ignore[method-assign]
-
-
 # ---- fixtures --------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
 def sim_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
     server = ApiServer().start()
-    install_final_delete_fix(server)
     server.kubeconfig_path = server.write_kubeconfig(  # type: ignore[attr-defined]
         tmp_path_factory.mktemp("simkube") / "kubeconfig")
     yield server

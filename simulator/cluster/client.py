@@ -120,6 +120,10 @@ class ApiClient:
         if self._owns_session and self._session is not None:
             await self._session.close()
             self._session = None
+            if self.base_url.startswith("https:"):
+                # aiohttp's graceful shutdown: TLS transports finish closing a moment after
+                # the session does; a loop closed before that leaks their sockets.
+                await asyncio.sleep(0.25)
 
     # ---- plumbing ------------------------------------------------------------------------
 
