@@ -57,10 +57,10 @@ class Target:
 
 
 def _json(body: Any, status: int = 200, content_type: str = "application/json") -> web.Response:
-    return web.Response(body=orjson.dumps(body), status=status, content_type=content_type
-                        if ";" not in content_type else None,
-                        headers=None if ";" not in content_type else
-                        {"Content-Type": content_type})
+    # Set through headers: aiohttp's content_type= refuses media-type parameters, and the
+    # aggregated discovery type has several.
+    return web.Response(body=orjson.dumps(body), status=status,
+                        headers={"Content-Type": content_type})
 
 
 def _error_response(exc: errors.ApiError) -> web.Response:
