@@ -3,7 +3,10 @@ as Go's zero value, so pure code never trips over a malformed object."""
 
 from __future__ import annotations
 
+import copy
 from typing import Any
+
+import orjson
 
 
 def as_dict(value: Any) -> dict:
@@ -26,3 +29,12 @@ def as_int(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return 0
     return int(value)
+
+
+def clone(value: Any) -> Any:
+    """A deep copy of JSON data, several times faster than copy.deepcopy (an orjson round
+    trip); falls back to deepcopy for what JSON cannot hold (e.g. non-string keys)."""
+    try:
+        return orjson.loads(orjson.dumps(value))
+    except TypeError:
+        return copy.deepcopy(value)

@@ -9,7 +9,6 @@ applies defaults, validates, records field ownership and stores the object.
 from __future__ import annotations
 
 import base64
-import copy
 import ipaddress
 import random
 from collections.abc import Callable
@@ -19,6 +18,7 @@ from typing import Any
 
 import orjson
 
+from ..jsonobj import clone
 from . import defaults, errors, meta
 from .patch import (
     ApplyConflict,
@@ -228,7 +228,7 @@ class Api:
 
     def create(self, rt: ResourceType, namespace: str, body: Obj, opts: WriteOptions) -> Obj:
         self._check_type(rt, body)
-        obj = copy.deepcopy(body)
+        obj = clone(body)
         md = obj.setdefault("metadata", {}) or {}
         obj["metadata"] = md
         self._check_namespace(rt, namespace, md)
@@ -257,7 +257,7 @@ class Api:
         if subresource == "scale":
             return self._update_scale(rt, namespace, name, body, opts), False
         self._check_type(rt, body)
-        new = copy.deepcopy(body)
+        new = clone(body)
         md = new.setdefault("metadata", {}) or {}
         new["metadata"] = md
         if md.get("name") and md["name"] != name:
@@ -281,7 +281,7 @@ class Api:
                      opts: WriteOptions, subresource: str) -> Obj:
         """Merge what the endpoint may change into `old` and commit."""
         if subresource == "status":
-            merged = copy.deepcopy(old)
+            merged = clone(old)
             if "status" in new:
                 merged["status"] = new["status"]
             else:
@@ -406,7 +406,7 @@ class Api:
             if name in old["metadata"]:
                 new["metadata"][name] = old["metadata"][name]
         if subresource == "status":
-            merged = copy.deepcopy(old)
+            merged = clone(old)
             merged["status"] = new.get("status")
             merged["metadata"]["managedFields"] = new["metadata"].get("managedFields")
             new = merged
@@ -455,7 +455,7 @@ class Api:
                                                       "must be greater than or equal to 0",
                                                       "field": "spec.replicas"}]})
             old = current.obj()
-            new = copy.deepcopy(old)
+            new = clone(old)
             new.setdefault("spec", {})["replicas"] = replicas
             saved = self._commit(rt, namespace, old, new, opts, operation="Update",
                                  subresource="scale")
@@ -501,7 +501,7 @@ class Api:
                     return DeleteResult(self._remove(rt, namespace, obj), True)
                 return DeleteResult(obj, False)
             if pending:
-                new = copy.deepcopy(obj)
+                new = clone(obj)
                 new["metadata"]["finalizers"] = finalizers or None
                 if not finalizers:
                     new["metadata"].pop("finalizers")
@@ -615,7 +615,7 @@ class Api:
 
     def _remove(self, rt: ResourceType, namespace: str, obj: Obj) -> Obj:
         rv = self.store.next_rv()
-        final = copy.deepcopy(obj)
+        final = clone(obj)
         final["metadata"]["resourceVersion"] = str(rv)
         self.store.remove(self.resource_key(rt), (namespace, obj["metadata"]["name"]), final, rv)
         if rt.key == "/Service":
@@ -720,7 +720,7 @@ def _reset_status(rt: ResourceType, obj: Obj) -> None:
     """PrepareForCreate: a create through the main endpoint cannot set status."""
     obj.pop("status", None)
     if not rt.custom:
-        obj["status"] = copy.deepcopy(_ZERO_STATUS.get(rt.key, {}))
+        obj["status"] = clone(_ZERO_STATUS.get(rt.key, {}))
 
 
 def _patch_error(exc: PatchError) -> errors.ApiError:

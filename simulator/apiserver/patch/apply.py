@@ -9,11 +9,11 @@ structuredMerge) and structured-merge-diff's `merge.Updater` (`Apply`, `Update`,
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Callable
 from typing import Any
 
+from ...jsonobj import clone
 from . import managed as mf
 from .errors import ApplyConflict, PatchError, go_json
 from .fieldpath import Path, iterate_sorted, path_string, with_named_parents
@@ -60,8 +60,8 @@ def apply_server_side(live: dict | None, applied: dict, *, manager: str, force: 
     a configuration of the wrong type or carrying managedFields, PatchError (500) for list
     items without their keys (upstream's "failed to create typed patch object").
     """
-    live = copy.deepcopy(live)
-    applied = copy.deepcopy(applied)
+    live = clone(live)
+    applied = clone(applied)
     _check_type(applied, kind_key, api_version)
     if (applied.get("metadata") or {}).get("managedFields") is not None:
         raise PatchError("metadata.managedFields must be nil", code=400)
@@ -118,8 +118,8 @@ def record_update_ownership(old: dict | None, new: dict, *, manager: str, kind_k
     with `metadata.managedFields` set.  managedFields sent in `new` are honoured (`[]` or
     `[{}]` resets them), otherwise those of `old` carry over (FieldManager.Update).
     """
-    old = copy.deepcopy(old)
-    new = copy.deepcopy(new)
+    old = clone(old)
+    new = clone(new)
     root = root_spec(kind_key)
     sent = (new.get("metadata") or {}).get("managedFields")
     try:
@@ -271,7 +271,7 @@ def _without_managed_fields(obj: dict) -> dict:
 
 
 def _with_managed_fields(obj: dict, managed: mf.Managed) -> dict:
-    obj = copy.deepcopy(obj)
+    obj = clone(obj)
     if managed:
         obj.setdefault("metadata", {})["managedFields"] = mf.encode(managed)
     elif isinstance(obj.get("metadata"), dict):
@@ -353,7 +353,7 @@ def _allowed_from_last_applied(live_obj: dict, api_version: str,
 def _build_last_applied(applied: dict) -> str:
     """buildLastApplied: the configuration without the annotation, as kubectl writes it
     (json.Encoder: sorted keys, trailing newline)."""
-    config = copy.deepcopy(applied)
+    config = clone(applied)
     annotations = (config.get("metadata") or {}).get("annotations")
     if isinstance(annotations, dict):
         annotations.pop(LAST_APPLIED, None)
