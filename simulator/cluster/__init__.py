@@ -17,6 +17,7 @@ Control loops (one asyncio event loop runs them all, with one shared informer pe
 | `endpoints.py` | pkg/controller/endpoint (legacy Endpoints) |
 | `gc.py` | pkg/controller/garbagecollector (background, foreground, orphan) |
 | `kubelet.py` | the kubelet of the one node `sim-node`, which also binds pods |
+| `nodelifecycle.py` | node loss/recovery (pkg/controller/nodelifecycle, MarkPodsNotReady) |
 | `bootstrap.py` | the Node object and the default IngressClass `reference` |
 
 Every random choice (generated names, watch timeouts, container ids) comes from
@@ -43,6 +44,7 @@ from .gc import GarbageCollector
 from .informer import SharedInformers
 from .kinds import DEPLOYMENTS, ENDPOINTSLICES, PODS, REPLICASETS, SERVICES
 from .kubelet import PORTS_ANNOTATION, Kubelet
+from .nodelifecycle import NodeLifecycle
 from .replicaset import ReplicaSetController
 from .runtime import PodRuntimeLike, default_ip_for, default_runtime
 
@@ -71,6 +73,7 @@ class Cluster:
         self.informers: SharedInformers | None = None
         self.controllers: list[Controller] = []
         self.kubelet: Kubelet | None = None
+        self.node_lifecycle: NodeLifecycle | None = None
         self._recorders: list[EventRecorder] = []
         self._started = False
 
@@ -103,6 +106,8 @@ class Cluster:
         self._recorders = [deployments, replicasets, kubelet_events]
         self.kubelet = Kubelet(kubelet_client, informers, kubelet_events, runtime,
                                self.rng("kubelet"), self.ip_for, self.node_name)
+        self.node_lifecycle = NodeLifecycle(kcm, kubelet_client, self.kubelet,
+                                            informers.get(PODS), self.node_name)
         self.controllers = [
             DeploymentController(kcm, informers, deployments),
             ReplicaSetController(kcm, informers, replicasets, self.rng("replicaset")),

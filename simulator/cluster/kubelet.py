@@ -18,6 +18,18 @@ For each pod it owns, through the API server only:
    readiness while it drains. Once stopped: a terminal status (Ready=False, containers
    terminated, phase Succeeded or Failed as kubelet 1.27+ reports deleted pods) and a DELETE
    with gracePeriodSeconds=0 and a uid precondition, as the status manager's final delete.
+4. Crashes (restartPolicy Always). A relist loop (the PLEG's, every `PLEG_PERIOD`) notices a
+   pod whose processes have exited without being stopped by the kubelet (`RunningPod.kill()`
+   from the `kill_pod` event): its containers go terminated (exitCode 137, reason Error) and
+   not ready, then after `RESTART_DELAY_SECONDS` the runtime starts the pod again at the same
+   IP; the new real ports are published, restartCount grows, lastState.terminated keeps the
+   previous instance and readiness is probed anew. The runtime runs a pod's containers as one
+   unit, so all of them crash and restart together. Upstream the first restart is immediate
+   and CrashLoopBackOff then waits 10 s, 20 s, ... (up to 5 min); here every restart waits a
+   flat 1 s, short enough for tests and still long enough to observe the terminated state.
+5. Partition (`partition()` / `reconnect()`, driven by `nodelifecycle.py`): while cut off
+   the kubelet neither binds nor writes anything; its pods keep running and being probed.
+   On reconnecting it re-posts every pod's status.
 
 Difference from a real cluster: pods here listen on their own loopback address at a port the
 runtime picks, not at containerPort. The kubelet publishes the mapping on the pod as the
@@ -63,6 +75,8 @@ log = logging.getLogger(__name__)
 PORTS_ANNOTATION = "simulator.dev/ports"
 MINIMUM_GRACE_PERIOD_SECONDS = 2  # minimumGracePeriodInSeconds in kuberuntime_container.go
 DEFAULT_SCHEDULER = "default-scheduler"
+PLEG_PERIOD = 0.2  # seconds between relists (upstream: 1 s)
+RESTART_DELAY_SECONDS = 1.0  # see 4. above (upstream: 10 s CrashLoopBackOff, doubling)
 
 
 def ports_annotation(ports: dict[int, int]) -> str:
@@ -89,12 +103,14 @@ class PodWorker:
     ip: str
     running: RunningPodLike
     state: PodState
+    containers: tuple[Obj, ...] = ()
     probes: list[ReadinessWorker] = field(default_factory=list)
     published: bool = False
     termination: asyncio.Task[None] | None = None
     final: bool = False  # the terminal status is written (or being written)
     last_posted: Obj | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    restart: asyncio.Task[None] | None = None  # the pending restart after a crash
 
 
 class Kubelet(Controller):
@@ -114,6 +130,10 @@ class Kubelet(Controller):
         self.pods: Informer = informers.get(PODS)
         self.pod_workers: dict[str, PodWorker] = {}
         self._next_index = 0  # pod_ip_for is 0-based
+        self.partitioned = False
+        self._connected = asyncio.Event()
+        self._connected.set()
+        self._pleg: asyncio.Task[None] | None = None
         self.pods.add_handler(lambda p: self.enqueue(key_of(p)),
                               lambda old, new: self.enqueue(key_of(new)),
                               lambda p: self.enqueue(key_of(p)))
@@ -121,6 +141,8 @@ class Kubelet(Controller):
     # ---- the pod sync loop -----------------------------------------------------------------
 
     async def sync(self, key: Any) -> None:
+        if self.partitioned:
+            return  # `reconnect` syncs every pod again
         pod = self.pods.get(key)
         worker = self.pod_workers.get(key)
         if worker is not None and (pod is None or uid_of(pod) != worker.uid):
@@ -154,7 +176,9 @@ class Kubelet(Controller):
         if not node:
             await self._bind(worker, pod)
             return  # the bind's update event brings the pod back for its status
-        if not worker.published and PORTS_ANNOTATION not in (meta(pod).get("annotations") or {}):
+        if not worker.published and (
+                PORTS_ANNOTATION not in (meta(pod).get("annotations") or {})
+                or published_ports(pod) != worker.running.ports):
             await self._publish_ports(worker, pod)
         worker.published = True
         await self._post_status(worker, pod)
@@ -187,20 +211,9 @@ class Kubelet(Controller):
             ready=not isinstance(c.get("readinessProbe"), dict)) for c in containers]
         worker = PodWorker(key=key_of(pod), uid=uid_of(pod), ip=ip, running=running,
                            state=PodState(pod_ip=ip, host_ip=NODE_IP, start_time=started,
-                                          containers=states))
+                                          containers=states), containers=containers)
         self.pod_workers[worker.key] = worker
-
-        def real_port(port: int) -> int:
-            return running.ports.get(port, port)
-
-        for i, container in enumerate(containers):
-            probe = container.get("readinessProbe")
-            if isinstance(probe, dict):
-                probe_worker = ReadinessWorker(
-                    probe, container, ip, real_port,
-                    lambda ready, i=i: self._readiness_changed(worker, i, ready))
-                worker.probes.append(probe_worker)
-                probe_worker.start()
+        self._start_probes(worker)
         generic = tuple(getattr(running, "generic_images", ()) or ())
         if running.image_kind == "generic" or generic:
             images = ", ".join(sorted(set(generic) or {c.get("image", "") for c in containers}))
@@ -212,6 +225,19 @@ class Kubelet(Controller):
                                 f"server on its declared ports instead",
                                 field_path=f"spec.containers{{{first}}}" if first else None)
         return worker
+
+    def _start_probes(self, worker: PodWorker) -> None:
+        def real_port(port: int) -> int:
+            return worker.running.ports.get(port, port)  # the current instance's ports
+
+        for i, container in enumerate(worker.containers):
+            probe = container.get("readinessProbe")
+            if isinstance(probe, dict):
+                probe_worker = ReadinessWorker(
+                    probe, container, worker.ip, real_port,
+                    lambda ready, i=i: self._readiness_changed(worker, i, ready))
+                worker.probes.append(probe_worker)
+                probe_worker.start()
 
     def _readiness_changed(self, worker: PodWorker, index: int, ready: bool) -> None:
         if self.pod_workers.get(worker.key) is not worker:
@@ -251,7 +277,7 @@ class Kubelet(Controller):
     async def _post_status(self, worker: PodWorker, pod: Obj, final: bool = False) -> None:
         """Write the pod's status if it changed; after the terminal status, nothing else."""
         async with worker.lock:
-            if worker.final and not final:
+            if (worker.final or self.partitioned) and not final:
                 return
             status = build_status(worker.state, now_rfc3339())
             if status == worker.last_posted:
@@ -310,6 +336,7 @@ class Kubelet(Controller):
             c.exit_code, c.reason = (137, "Error") if killed else (0, "Completed")
         worker.state.terminal = True
         for attempt in range(20):
+            await self._connected.wait()  # a partitioned kubelet cannot finish the pod
             try:
                 await self._post_status(worker, pod, final=True)
                 await self._delete_finally(pod)
@@ -332,6 +359,82 @@ class Kubelet(Controller):
             if not (exc.not_found or exc.conflict):
                 raise
 
+    # ---- crashes and restarts ----------------------------------------------------------------
+
+    async def _relist(self) -> None:
+        """The PLEG: notice pods whose processes exited while nobody was stopping them."""
+        while True:
+            await asyncio.sleep(PLEG_PERIOD)
+            for worker in list(self.pod_workers.values()):
+                if worker.termination is None and worker.restart is None \
+                        and not worker.state.terminal and worker.state.containers \
+                        and getattr(worker.running, "exited", False) is True:
+                    self._crashed(worker)
+
+    def _crashed(self, worker: PodWorker) -> None:
+        log.info("kubelet: %s exited; restarting in %ss", worker.key, RESTART_DELAY_SECONDS)
+        self._stop_probes(worker)
+        finished = now_rfc3339()
+        for c in worker.state.containers:
+            c.running, c.ready, c.finished_at = False, False, finished
+            c.exit_code, c.reason = 137, "Error"  # SIGKILL
+        worker.restart = asyncio.create_task(self._restart(worker),
+                                             name=f"restart-{worker.key}")
+        self.enqueue(worker.key)
+
+    def _current(self, worker: PodWorker) -> bool:
+        return self.pod_workers.get(worker.key) is worker and worker.termination is None
+
+    async def _restart(self, worker: PodWorker) -> None:
+        """Start the crashed pod again: same IP, new processes (and real ports)."""
+        namespace, name = worker.key.split("/", 1)
+        try:
+            while True:
+                await asyncio.sleep(RESTART_DELAY_SECONDS)
+                if not self._current(worker):
+                    return
+                try:
+                    running = await self.runtime.start_pod(
+                        pod_spec_view(namespace, name, worker.ip, worker.containers))
+                    break
+                except Exception as exc:  # noqa: BLE001 - retried, as the kubelet would
+                    log.warning("kubelet: restarting %s failed: %s", worker.key, exc)
+            if not self._current(worker):
+                await running.kill()
+                return
+            worker.running = running
+            started = now_rfc3339()
+            for c, spec in zip(worker.state.containers, worker.containers, strict=False):
+                c.last_terminated = c.terminated()
+                c.restart_count += 1
+                c.container_id = f"containerd://{self.rng.getrandbits(256):064x}"
+                c.started_at, c.finished_at = started, ""
+                c.running, c.exit_code, c.reason = True, None, ""
+                c.ready = not isinstance(spec.get("readinessProbe"), dict)
+            worker.published = False  # the new ports go into the annotation
+            self._start_probes(worker)
+            self.enqueue(worker.key)
+        finally:
+            worker.restart = None
+
+    # ---- partition ---------------------------------------------------------------------------
+
+    def partition(self) -> None:
+        """Lose the API server: no binding, no status, no deletes until `reconnect`."""
+        self.partitioned = True
+        self._connected.clear()
+
+    def reconnect(self) -> None:
+        """Reach the API server again and re-post every pod's status."""
+        self.partitioned = False
+        self._connected.set()
+        for worker in self.pod_workers.values():
+            worker.last_posted = None
+            # The API says Ready=False (the node lifecycle controller wrote it): a transition.
+            worker.state.transitions.pop("Ready", None)
+        for pod in self.pods.list():
+            self.enqueue(key_of(pod))
+
     def _stop_probes(self, worker: PodWorker) -> None:
         for probe in worker.probes:
             probe.stop()
@@ -341,6 +444,8 @@ class Kubelet(Controller):
         """The pod object is gone: stop the process if it still runs."""
         self.pod_workers.pop(worker.key, None)
         self._stop_probes(worker)
+        if worker.restart is not None:
+            worker.restart.cancel()
         if worker.termination is not None and not worker.termination.done():
             worker.termination.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -349,10 +454,22 @@ class Kubelet(Controller):
             with contextlib.suppress(Exception):
                 await worker.running.kill()
 
+    def start(self) -> None:
+        super().start()
+        self._pleg = asyncio.create_task(self._relist(), name="kubelet-pleg")
+
     async def stop(self) -> None:
+        if self._pleg is not None:
+            self._pleg.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._pleg
+            self._pleg = None
+        self._connected.set()  # let terminations finish (or be cancelled) below
         await super().stop()
         for worker in list(self.pod_workers.values()):
             self._stop_probes(worker)
+            if worker.restart is not None:
+                worker.restart.cancel()
             if worker.termination is not None:
                 worker.termination.cancel()
         await asyncio.gather(*(w.termination for w in self.pod_workers.values()

@@ -52,6 +52,15 @@ class ContainerState:
     exit_code: int | None = None
     reason: str = ""
     finished_at: str = ""
+    restart_count: int = 0
+    # The previous instance's `terminated` state once the container has restarted.
+    last_terminated: Obj | None = None
+
+    def terminated(self) -> Obj:
+        """This instance's `terminated` state (meaningful once it has stopped)."""
+        return {"exitCode": self.exit_code or 0, "reason": self.reason,
+                "startedAt": self.started_at, "finishedAt": self.finished_at,
+                "containerID": self.container_id}
 
 
 @dataclass
@@ -96,11 +105,11 @@ def _container_status(c: ContainerState) -> Obj:
     if c.running:
         state: Obj = {"running": {"startedAt": c.started_at}}
     else:
-        state = {"terminated": {"exitCode": c.exit_code or 0, "reason": c.reason,
-                                "startedAt": c.started_at, "finishedAt": c.finished_at,
-                                "containerID": c.container_id}}
-    return {"name": c.name, "state": state, "lastState": {}, "ready": c.running and c.ready,
-            "restartCount": 0, "image": normalize_image(c.image), "imageID": image_id(c.image),
+        state = {"terminated": c.terminated()}
+    last = {"terminated": dict(c.last_terminated)} if c.last_terminated else {}
+    return {"name": c.name, "state": state, "lastState": last, "ready": c.running and c.ready,
+            "restartCount": c.restart_count, "image": normalize_image(c.image),
+            "imageID": image_id(c.image),
             "containerID": c.container_id, "started": c.running}
 
 

@@ -21,14 +21,16 @@ from ..apiserver.app import ApiServer
 
 @dataclass
 class Context:
-    """What actions act through: the API, the API server's faults, and (flaps only) the
-    kubelet's record of the pods it runs, reached on the simulator's loop."""
+    """What actions act through: the API, the API server's faults, and (flaps, crashes and
+    node loss) the kubelet's record of the pods it runs and the node lifecycle, reached on
+    the simulator's loop."""
 
     client: kubernetes.client.ApiClient
     apiserver: ApiServer
     namespace: str
     loop: asyncio.AbstractEventLoop | None = None
     kubelet: Any = None  # simulator.cluster.kubelet.Kubelet, when flaps are possible
+    nodes: Any = None  # simulator.cluster.nodelifecycle.NodeLifecycle, for node loss
 
     @property
     def core(self) -> kubernetes.client.CoreV1Api:
@@ -141,6 +143,62 @@ def readiness_flap(ctx: Context, rng: random.Random, params: dict[str, Any]) -> 
                    [(down, "readiness_restore", restore)])
 
 
+def _on_loop(ctx: Context, fn: Callable[[], Any], timeout: float = 30) -> Any:
+    """Await `fn()` on the simulator's loop (where the kubelet and its pods live)."""
+    async def run() -> Any:
+        return await fn()
+
+    return asyncio.run_coroutine_threadsafe(run(), ctx.loop).result(timeout)
+
+
+def kill_pod(ctx: Context, rng: random.Random, params: dict[str, Any]) -> Outcome:
+    """Crash one matching pod's processes (SIGKILL): the kubelet notices, reports the
+    containers terminated (137, Error) and restarts them after a short back-off."""
+    selector = params["selector"]
+    u, pod = _pick(ctx, rng, selector)
+    choice = {"pick": u}
+    target = f"Pod {ctx.namespace} {selector}"
+    if pod is None:
+        return Outcome(target, choice, result={"skipped": "no pod"})
+    key = f"{ctx.namespace}/{pod.metadata.name}"
+    if ctx.loop is None or ctx.kubelet is None:
+        return Outcome(target, choice, [f"Pod {key}"], {"killed": False})
+
+    async def kill() -> bool:
+        worker = ctx.kubelet.pod_workers.get(key)
+        if worker is None or worker.termination is not None or worker.restart is not None:
+            return False  # not running here, being stopped, or already crashed
+        await worker.running.kill()
+        return True
+
+    return Outcome(target, choice, [f"Pod {key}"], {"killed": _on_loop(ctx, kill)})
+
+
+def node_recover(ctx: Context, rng: random.Random, params: dict[str, Any]) -> Outcome:
+    """The lost node is back: Ready again, its pods' statuses re-posted."""
+    if ctx.loop is None or ctx.nodes is None:
+        return Outcome(result={"skipped": "no node lifecycle"})
+    _on_loop(ctx, ctx.nodes.recover)
+    return Outcome(f"Node {ctx.nodes.node_name}", {}, [f"Node {ctx.nodes.node_name}"],
+                   {"recovered": True})
+
+
+def node_loss(ctx: Context, rng: random.Random, params: dict[str, Any]) -> Outcome:
+    """The node stops reporting (network partition): Node Ready=Unknown, its pods Ready=False,
+    their processes still running; with `seconds`, it comes back that much later."""
+    seconds = params.get("seconds")
+    seconds = None if seconds is None else float(draw(rng, seconds))
+    if ctx.loop is None or ctx.nodes is None:
+        return Outcome(choice={"seconds": seconds}, result={"skipped": "no node lifecycle"})
+    name = f"Node {ctx.nodes.node_name}"
+    marked = _on_loop(ctx, ctx.nodes.lose)
+    followups = []
+    if seconds is not None:
+        followups.append((seconds, "node_recover", lambda: node_recover(ctx, rng, {})))
+    return Outcome(name, {"seconds": seconds}, [name], {"pods_not_ready": marked},
+                   followups)
+
+
 def drop_watches(ctx: Context, rng: random.Random, params: dict[str, Any]) -> Outcome:
     """Close every open watch."""
     return Outcome("apiserver", {}, result={"closed": ctx.apiserver.drop_watches()})
@@ -186,6 +244,9 @@ ACTIONS: dict[str, Action] = {
     "rolling_restart": rolling_restart,
     "delete_pod": delete_pod,
     "readiness_flap": readiness_flap,
+    "kill_pod": kill_pod,
+    "node_loss": node_loss,
+    "node_recover": node_recover,
     "drop_watches": drop_watches,
     "expire_watches": expire_watches,
     "outage": outage,

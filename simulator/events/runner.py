@@ -39,7 +39,7 @@ class Runner:
         sim = thread.simulator
         self.client = kubernetes.config.new_client_from_config_dict(sim.apiserver.kubeconfig())
         self.ctx = Context(self.client, sim.apiserver, scenario.namespace, thread.loop,
-                           sim.cluster.kubelet)
+                           sim.cluster.kubelet, sim.cluster.node_lifecycle)
 
     def close(self) -> None:
         self.client.close()
