@@ -79,3 +79,34 @@ def test_port_in_use_is_a_clear_error(tmp_path):
     assert other.returncode == 1
     assert "cannot start the API server" in other.stderr
     assert "Traceback" not in other.stderr
+
+
+def test_up_serves_everything_and_stops_cleanly(tmp_path):
+    ready = tmp_path / "ready.json"
+    proc = subprocess.Popen([sys.executable, "-m", "simulator", "up", "--kubeconfig",
+                             str(tmp_path / "kubeconfig"), "--ready-file", str(ready)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not ready.exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            out, err = proc.communicate()
+            pytest.fail(f"simulator up did not become ready: {out}\n{err}")
+        time.sleep(0.05)
+    info = json.loads(ready.read_text())
+    assert set(info) == {"apiserver", "http", "https", "kubeconfig", "ingress_class"}
+    assert info["ingress_class"] == "reference"
+    client = kubernetes.config.new_client_from_config(config_file=info["kubeconfig"])
+    classes = kubernetes.client.NetworkingV1Api(client).list_ingress_class().items
+    client.close()
+    assert [c.metadata.name for c in classes] == ["reference"]
+    import http.client
+
+    host, port = info["http"].rsplit(":", 1)
+    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+    conn.request("GET", "/", headers={"Host": "nothing.example.com"})
+    assert conn.getresponse().status == 404  # no Ingress yet: a well-formed 404
+    conn.close()
+    assert _stop(proc) == 0
+    out = proc.stdout.read()  # type: ignore[union-attr]
+    assert "kubectl --kubeconfig" in out and "curl -H 'Host: app1.example.com'" in out
