@@ -16,8 +16,7 @@ from simulator.cluster.hashing import SAFE_ALPHABET
 from .test_cluster_support import (  # noqa: F401 - fixtures
     SEED,
     SliceWatcher,
-    apps,
-    core,
+    api_client,
     discovery,
     endpoints_of,
     http_get,

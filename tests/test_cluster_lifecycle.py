@@ -13,8 +13,7 @@ import pytest
 
 from .test_cluster_support import (  # noqa: F401 - fixtures
     SliceWatcher,
-    apps,
-    core,
+    api_client,
     deployment,
     discovery,
     endpoints_of,

@@ -11,7 +11,6 @@ import shutil
 import subprocess
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -83,40 +82,30 @@ def sim_cluster(sim_server: ApiServer) -> Iterator[ClusterThread]:
 
 
 @pytest.fixture(scope="module")
-def sim_client(sim_server: ApiServer, sim_cluster: ClusterThread
+def api_client(sim_server: ApiServer, sim_cluster: ClusterThread
                ) -> Iterator[kubernetes.client.ApiClient]:
+    """Overrides conftest's session client: this module's own API server, with a cluster
+    attached (conftest's `core`, `apps` and `namespace` fixtures then use it)."""
     client = kubernetes.config.new_client_from_config(
         config_file=str(sim_server.kubeconfig_path))  # type: ignore[attr-defined]
     yield client
     client.close()
 
 
-@pytest.fixture
-def core(sim_client: kubernetes.client.ApiClient) -> kubernetes.client.CoreV1Api:
-    return kubernetes.client.CoreV1Api(sim_client)
+@pytest.fixture(scope="module")
+def sim_client(api_client: kubernetes.client.ApiClient) -> kubernetes.client.ApiClient:
+    return api_client
 
 
 @pytest.fixture
-def apps(sim_client: kubernetes.client.ApiClient) -> kubernetes.client.AppsV1Api:
-    return kubernetes.client.AppsV1Api(sim_client)
+def discovery(api_client: kubernetes.client.ApiClient) -> kubernetes.client.DiscoveryV1Api:
+    return kubernetes.client.DiscoveryV1Api(api_client)
 
 
 @pytest.fixture
-def discovery(sim_client: kubernetes.client.ApiClient) -> kubernetes.client.DiscoveryV1Api:
-    return kubernetes.client.DiscoveryV1Api(sim_client)
-
-
-@pytest.fixture
-def ns(core: kubernetes.client.CoreV1Api) -> Iterator[str]:
-    """A fresh namespace per test, deleted afterwards (its pods then stop)."""
-    name = f"c-{uuid.uuid4().hex[:10]}"
-    core.create_namespace({"metadata": {"name": name}})
-    yield name
-    try:
-        core.delete_namespace(name)
-    except kubernetes.client.ApiException as exc:
-        if exc.status != 404:
-            raise
+def ns(namespace: str) -> str:
+    """conftest's per-test namespace, under the name the cluster tests use."""
+    return namespace
 
 
 @pytest.fixture
