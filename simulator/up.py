@@ -8,7 +8,6 @@ asyncio event loop; the reference controller runs on its own threads with the of
 from __future__ import annotations
 
 import asyncio
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ import kubernetes
 from .apiserver.app import ApiServer
 from .cluster import Cluster
 from .controller.controller import ControllerConfig, ReferenceController
+from .loopthread import LoopThread
 from .proxy import Proxy
 
 DATA_PLANES = ("builtin",)
@@ -86,47 +86,17 @@ class Simulator:
         }
 
 
-class SimulatorThread:
+class SimulatorThread(LoopThread):
     """A Simulator on a daemon thread with its own event loop (tests, the conformance
     target): `with SimulatorThread() as sim: sim.simulator.ready_info(...)`."""
 
     def __init__(self, options: SimulatorOptions | None = None) -> None:
         self.simulator = Simulator(options)
-        self.loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
+        super().__init__("simulator", self.simulator.start, self.simulator.stop)
 
-    def start(self, timeout: float = 60.0) -> SimulatorThread:
-        started = threading.Event()
-        failure: list[BaseException] = []
-
-        def run() -> None:
-            loop = asyncio.new_event_loop()
-            asyncio.set_event_loop(loop)
-            self.loop = loop
-            try:
-                loop.run_until_complete(self.simulator.start())
-            except BaseException as exc:  # noqa: BLE001 - reported to the starting thread
-                failure.append(exc)
-                started.set()
-                loop.close()
-                return
-            started.set()
-            loop.run_forever()
-            loop.run_until_complete(self.simulator.stop())
-            loop.close()
-
-        self._thread = threading.Thread(target=run, name="simulator", daemon=True)
-        self._thread.start()
-        if not started.wait(timeout):
-            raise TimeoutError("the simulator did not start in time")
-        if failure:
-            raise RuntimeError(f"the simulator failed to start: {failure[0]}") from failure[0]
+    def start(self, timeout: float = 60.0) -> SimulatorThread:  # type: ignore[override]
+        super().start(timeout)
         return self
-
-    def stop(self, timeout: float = 30.0) -> None:
-        if self.loop is not None and self._thread is not None and self._thread.is_alive():
-            self.loop.call_soon_threadsafe(self.loop.stop)
-            self._thread.join(timeout)
 
     def __enter__(self) -> SimulatorThread:
         return self.start()

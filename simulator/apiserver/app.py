@@ -9,7 +9,6 @@ import os
 import secrets
 import ssl
 import tempfile
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ import trustme
 import yaml
 from aiohttp import web
 
+from ..loopthread import LoopThread
 from .rest import Api
 from .server import ApiHandler, build_api
 
@@ -50,9 +50,8 @@ class ApiServer:
             cert.configure_cert(self._ssl)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
-        self._thread: threading.Thread | None = None
-        self._started = threading.Event()
-        self._startup_error: BaseException | None = None
+        self._runner_thread = LoopThread(f"API server on {host}:{port}", self.start_async,
+                                         self.stop_async)
 
     # ---- lifecycle -----------------------------------------------------------------------
 
@@ -83,34 +82,11 @@ class ApiServer:
 
     def start(self) -> ApiServer:
         """Start on a daemon thread with its own event loop; returns when it listens."""
-
-        def run() -> None:
-            loop = asyncio.new_event_loop()
-            asyncio.set_event_loop(loop)
-            try:
-                loop.run_until_complete(self.start_async())
-            except BaseException as exc:  # noqa: BLE001 - reported to the starting thread
-                self._startup_error = exc
-                self._started.set()
-                return
-            self._started.set()
-            loop.run_forever()
-            loop.run_until_complete(self.stop_async())
-            loop.close()
-
-        self._thread = threading.Thread(target=run, name="apiserver", daemon=True)
-        self._thread.start()
-        self._started.wait(30)
-        if self._startup_error is not None:
-            raise RuntimeError(f"API server failed to start on {self.host}:{self.port}: "
-                               f"{self._startup_error}") from self._startup_error
+        self._runner_thread.start(30)
         return self
 
     def stop(self) -> None:
-        if self._loop is not None and self._thread is not None:
-            self._loop.call_soon_threadsafe(self._loop.stop)
-            self._thread.join(10)
-            self._thread = None
+        self._runner_thread.stop(10)
 
     def __enter__(self) -> ApiServer:
         return self.start()

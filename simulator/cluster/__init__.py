@@ -26,13 +26,12 @@ Every random choice (generated names, watch timeouts, container ids) comes from
 
 from __future__ import annotations
 
-import asyncio
 import random
 import ssl as ssl_module
-import threading
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from collections.abc import Callable
+from typing import Any
 
+from ..loopthread import LoopThread
 from .bootstrap import INGRESS_CLASS_NAME, NODE_NAME, ensure_ingress_class, register_node
 from .client import ApiClient, ApiError
 from .controller import Controller
@@ -51,7 +50,6 @@ from .runtime import PodRuntimeLike, default_ip_for, default_runtime
 __all__ = ["Cluster", "ClusterThread", "ApiClient", "ApiError", "INGRESS_CLASS_NAME",
            "NODE_NAME", "PORTS_ANNOTATION"]
 
-T = TypeVar("T")
 CONTROLLER_MANAGER = "kube-controller-manager"
 
 
@@ -140,61 +138,16 @@ class Cluster:
         return ClusterThread(self).start(timeout)
 
 
-class ClusterThread:
+class ClusterThread(LoopThread):
     """A Cluster running on its own thread; `stop()` ends it."""
 
     def __init__(self, cluster: Cluster) -> None:
+        super().__init__("simulated cluster", cluster.start, cluster.stop)
         self.cluster = cluster
-        self.loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._stopped = threading.Event()
 
-    def start(self, timeout: float = 60.0) -> ClusterThread:
-        started = threading.Event()
-        errors: list[BaseException] = []
-
-        def run() -> None:
-            loop = asyncio.new_event_loop()
-            asyncio.set_event_loop(loop)
-            self.loop = loop
-            try:
-                loop.run_until_complete(self.cluster.start())
-            except BaseException as exc:  # noqa: BLE001 - reported to the starting thread
-                errors.append(exc)
-                started.set()
-                loop.run_until_complete(self.cluster.stop())
-                loop.close()
-                return
-            started.set()
-            loop.run_forever()
-            loop.run_until_complete(self.cluster.stop())
-            loop.run_until_complete(loop.shutdown_asyncgens())
-            loop.close()
-            self._stopped.set()
-
-        self._thread = threading.Thread(target=run, name="cluster", daemon=True)
-        self._thread.start()
-        if not started.wait(timeout):
-            raise TimeoutError("the simulated cluster did not start in time")
-        if errors:
-            raise RuntimeError(f"the simulated cluster failed to start: {errors[0]}") \
-                from errors[0]
+    def start(self, timeout: float = 60.0) -> ClusterThread:  # type: ignore[override]
+        super().start(timeout)
         return self
-
-    def call(self, fn: Callable[[], Awaitable[T]], timeout: float = 30.0) -> T:
-        """Run `fn()` (a coroutine function) on the cluster's loop and return its result."""
-        assert self.loop is not None
-
-        async def wrapper() -> Any:
-            return await fn()
-
-        return asyncio.run_coroutine_threadsafe(wrapper(), self.loop).result(timeout)
-
-    def stop(self, timeout: float = 30.0) -> None:
-        if self.loop is not None and self._thread is not None and self._thread.is_alive():
-            self.loop.call_soon_threadsafe(self.loop.stop)
-            self._thread.join(timeout)
-        self._thread = None
 
     def __enter__(self) -> ClusterThread:
         return self
