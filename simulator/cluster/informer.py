@@ -167,7 +167,10 @@ class Informer:
             self._unindex(key)
             self._notify_delete(old if old is not None else obj)
             return
-        old = self.cache.get(key)
+        self._store(key, self.cache.get(key), obj)
+
+    def _store(self, key: str, old: Obj | None, obj: Obj) -> None:
+        """Cache `obj` (replacing `old`, if any) and tell the handlers."""
         self.cache[key] = obj
         self._reindex(key, obj)
         if old is None:
@@ -186,12 +189,7 @@ class Informer:
             if old is not None and meta(old).get("resourceVersion") == \
                     meta(obj).get("resourceVersion"):
                 continue
-            self.cache[key] = obj
-            self._reindex(key, obj)
-            if old is None:
-                self._notify_add(obj)
-            else:
-                self._notify_update(old, obj)
+            self._store(key, old, obj)
 
     def _reindex(self, key: str, obj: Obj) -> None:
         for index in self._indexes.values():
