@@ -7,12 +7,14 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import kubernetes
 import pytest
 
 from simulator.apiserver.app import ApiServer
 
+T = TypeVar("T")
 KUBECTL_DIR = Path("/usr/lib/google-cloud-sdk/bin")
 
 
@@ -87,13 +89,21 @@ def ingress_body(name: str, host: str = "app.example.com", service: str = "app",
     return body
 
 
-def eventually(check: Callable[[], object], timeout: float = 20.0) -> object:
-    """Poll `check` until it returns something truthy (and return that); fail at the deadline.
-    The deadline only guards against hangs: nothing here measures speed."""
+def eventually(check: Callable[[], T], timeout: float = 20.0, interval: float = 0.02,
+               what: str = "condition") -> T:
+    """Poll `check` until it returns something truthy (and return that); fail at the deadline
+    with the last value seen. An ApiException counts as "not yet" (the object may not exist
+    yet). The deadline only guards against hangs: nothing here measures speed."""
     deadline = time.monotonic() + timeout
+    last: object = None
     while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"condition not met within {timeout:.0f}s")
+        try:
+            last = check()
+        except kubernetes.client.ApiException as exc:
+            last = exc
+        else:
+            if last:
+                return last  # type: ignore[return-value]
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}; "
+                         f"last value: {last!r}")

@@ -10,7 +10,6 @@ import http.client
 import shutil
 import subprocess
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -20,6 +19,8 @@ import pytest
 
 from simulator.apiserver.app import ApiServer
 from simulator.cluster import Cluster, ClusterThread
+
+from .conftest import eventually
 
 SEED = Path(__file__).resolve().parent.parent / "fixtures" / "examples" / "seed"
 KUBECTL_CANDIDATES = ("/usr/lib/google-cloud-sdk/bin/kubectl.1.33",)
@@ -37,19 +38,8 @@ def kubectl_binary() -> str | None:
 
 def wait_for(fn: Callable[[], T], timeout: float = DEADLINE, interval: float = 0.05,
              what: str = "condition") -> T:
-    """Poll `fn` until it returns something truthy; fail with the last value at the deadline."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        try:
-            last = fn()
-        except kubernetes.client.ApiException as exc:
-            last = exc
-        else:
-            if last:
-                return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out waiting for {what}; last value: {last!r}")
+    """conftest's `eventually`, with this module's longer default deadline."""
+    return eventually(fn, timeout, interval, what)
 
 
 def http_get(ip: str, port: int, path: str = "/", timeout: float = 5.0) -> tuple[int, str]:

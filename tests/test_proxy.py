@@ -35,6 +35,8 @@ from simulator.routing import (
     sort_paths,
 )
 
+from .conftest import eventually
+
 T = TypeVar("T")
 DEADLINE = 30.0  # generous: only there to turn a hang into a failure
 
@@ -661,10 +663,7 @@ def test_removed_endpoint_drains(proxy_factory: Callable[..., Proxy],
 
 def wait_for(condition: Callable[[], bool], deadline: float = DEADLINE) -> None:
     """Poll until `condition()` holds (a deadline only to avoid hanging)."""
-    end = time.monotonic() + deadline
-    while not condition():
-        assert time.monotonic() < end, "condition not reached before the deadline"
-        time.sleep(0.01)
+    eventually(condition, deadline, interval=0.01)
 
 
 # -- TLS --------------------------------------------------------------------------------------
