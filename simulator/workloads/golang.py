@@ -11,6 +11,8 @@ import json
 import re
 from typing import Any
 
+from ..gotime import DurationError, go_quote, parse_duration_ns  # noqa: F401 - re-exported
+
 __all__ = ["canonical_header_key", "marshal_indent", "marshal", "parse_duration", "go_quote"]
 
 # RFC 7230 token characters: textproto.CanonicalMIMEHeaderKey leaves a key that contains
@@ -58,56 +60,10 @@ def marshal(value: Any) -> bytes:
     return _go_escape(json.dumps(value, ensure_ascii=False, separators=(",", ":"))).encode()
 
 
-def go_quote(text: str) -> str:
-    """strconv.Quote for the printable strings that show up in error messages."""
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-_UNITS = {
-    "ns": 1e-9, "us": 1e-6, "\u00b5s": 1e-6, "\u03bcs": 1e-6, "ms": 1e-3,
-    "s": 1.0, "m": 60.0, "h": 3600.0,
-}
-
-
-class DurationError(ValueError):
-    """time.ParseDuration's error; str() is Go's message."""
-
-
 def parse_duration(text: str) -> float:
-    """time.ParseDuration ("300ms", "1.5h", "2h45m", "-1s") -> seconds.
-
-    Error messages copy Go's (src/time/format.go) since echo-basic returns them in its
-    500 response body.
-    """
-    orig = text
-    s = text
-    neg = False
-    if s and s[0] in "-+":
-        neg = s[0] == "-"
-        s = s[1:]
-    if s == "0":
-        return 0.0
-    if not s:
-        raise DurationError(f"time: invalid duration {go_quote(orig)}")
-    total = 0.0
-    while s:
-        m = re.match(r"(\d*)(?:\.(\d*))?", s)
-        assert m is not None  # the pattern matches the empty string
-        whole, frac = m.group(1), m.group(2)
-        if not whole and not frac:
-            # Go rejects "." and ".s" alike: at least one digit around the point.
-            raise DurationError(f"time: invalid duration {go_quote(orig)}")
-        s = s[m.end():]
-        u = re.match(r"[^0-9.]*", s)
-        assert u is not None
-        unit = u.group(0)
-        if not unit:
-            raise DurationError(f"time: missing unit in duration {go_quote(orig)}")
-        if unit not in _UNITS:
-            raise DurationError(f"time: unknown unit {go_quote(unit)} in duration {go_quote(orig)}")
-        s = s[u.end():]
-        total += float(f"{whole or '0'}.{frac or '0'}") * _UNITS[unit]
-    return -total if neg else total
+    """time.ParseDuration ("300ms", "1.5h", "2h45m", "-1s") -> seconds; DurationError carries
+    Go's message, which echo-basic returns in its 500 response body."""
+    return parse_duration_ns(text) / 1e9
 
 
 # net/http's StatusText (src/net/http/status.go); Python's phrases differ for a few codes

@@ -22,6 +22,7 @@ import struct
 from collections.abc import Callable
 from typing import Any
 
+from ...gotime import DurationError, parse_duration_ns
 from .errors import ProtobufError
 from .schema import Field, Message, Schema, get_schema
 
@@ -369,37 +370,14 @@ def go_duration_string(ns: int) -> str:
     return sign + text
 
 
-_DURATION_UNITS = {"ns": 1, "us": 1_000, "\u00b5s": 1_000, "\u03bcs": 1_000, "ms": 1_000_000,
-                   "s": 1_000_000_000, "m": 60_000_000_000, "h": 3_600_000_000_000}
-_DURATION_PART = re.compile(r"(\d*)(?:\.(\d*))?(ns|us|\u00b5s|\u03bcs|ms|s|m|h)")
-
-
 def parse_go_duration(text: Any, where: str = "duration") -> int:
     """Go's time.ParseDuration -> nanoseconds."""
-    if not isinstance(text, str) or not text:
+    if not isinstance(text, str):
         raise ProtobufError(f"{where}: invalid duration {text!r}")
-    s = text
-    sign = 1
-    if s[0] in "+-":
-        sign = -1 if s[0] == "-" else 1
-        s = s[1:]
-    if s == "0":
-        return 0
-    if not s:
-        raise ProtobufError(f"{where}: invalid duration {text!r}")
-    total = 0
-    pos = 0
-    while pos < len(s):
-        m = _DURATION_PART.match(s, pos)
-        if not m or (not m.group(1) and not m.group(2)):
-            raise ProtobufError(f"{where}: invalid duration {text!r}")
-        whole, fraction, unit = m.groups()
-        scale = _DURATION_UNITS[unit]
-        total += int(whole or "0") * scale
-        if fraction:
-            total += int(fraction) * scale // 10 ** len(fraction)
-        pos = m.end()
-    return sign * total
+    try:
+        return parse_duration_ns(text)
+    except DurationError as exc:
+        raise ProtobufError(f"{where}: {exc}") from exc
 
 
 def _raw_json_to_json(raw: bytes | None, where: str) -> Any:
