@@ -119,6 +119,15 @@ def _settled(client, replicas: int) -> bool:
     return len(_pods(client, ready_only=True)) == replicas == len(_pods(client))
 
 
+def _deployment_at_rest(client) -> bool:
+    dep = kubernetes.client.AppsV1Api(client).read_namespaced_deployment("web", "fx")
+    every_pod = kubernetes.client.CoreV1Api(client).list_namespaced_pod(
+        "fx", label_selector="app=web").items
+    return (dep.status.observed_generation == dep.metadata.generation
+            and dep.status.updated_replicas == dep.spec.replicas >= 2
+            and len(every_pod) == dep.spec.replicas and _settled(client, dep.spec.replicas))
+
+
 def test_scale_sets_replicas_and_pods_follow(sim):
     _, client = sim
     entry = _step(sim, action="scale", deployment="web", replicas={"min": 4, "max": 5})
@@ -161,7 +170,10 @@ def test_rolling_restart_replaces_pods(sim):
 def test_readiness_flap_marks_the_pod_not_ready_then_ready(sim):
     _, client = sim
     core = kubernetes.client.CoreV1Api(client)
-    eventually(lambda: len(_pods(client, ready_only=True)) >= 2, timeout=60)
+    # Wait for the Deployment to be at rest: while a ReplicaSet is above its count (left by
+    # an earlier test's scale or restart), it deletes the not-ready pod first, as upstream
+    # does, and would take the flapped pod away.
+    eventually(lambda: _deployment_at_rest(client), timeout=60)
     seen: list[bool] = []
     stop = threading.Event()
     target: list[str] = []
