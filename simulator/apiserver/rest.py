@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import ipaddress
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 
 from ..jsonobj import clone
-from . import defaults, errors, meta
+from . import admission, defaults, errors, meta
 from .patch import (
     ApplyConflict,
     PatchError,
@@ -570,12 +570,18 @@ class Api:
         new["apiVersion"] = rt.api_version
         if not rt.custom and subresource != "status":
             defaults.apply_defaults(rt.key, new)
+        pre_admission: Obj | None = None
         if old is None:
             md["uid"] = meta.new_uid()
             md["creationTimestamp"] = meta.rfc3339(self.clock())
             if rt.key in meta.GENERATION_KINDS or rt.custom:
                 md["generation"] = 1
             self._allocate(rt, new)
+            # Mutating admission (operation CREATE), dry runs included; validation follows.
+            admitted = admission.admit_create(rt, new, self._ingress_classes(), subresource)
+            if admitted is not None:
+                pre_admission, new = new, admitted
+                md = new["metadata"]
             errs = validate(rt.key, new)
         else:
             if rt.key in meta.GENERATION_KINDS or rt.custom:
@@ -588,10 +594,17 @@ class Api:
         if errs:
             raise errors.invalid(rt, md.get("name", ""), errs)
         if not managed_done:
-            new = record_update_ownership(old, new, manager=opts.field_manager or "unknown",
-                                          kind_key=rt.key, api_version=rt.api_version,
-                                          now=meta.rfc3339(self.clock()), operation=operation,
-                                          subresource=subresource)
+            # create.go records the request's fields before mutating admission runs, so
+            # what admission set belongs to no manager (admission leaves metadata alone).
+            recorded = record_update_ownership(
+                old, new if pre_admission is None else pre_admission,
+                manager=opts.field_manager or "unknown", kind_key=rt.key,
+                api_version=rt.api_version, now=meta.rfc3339(self.clock()),
+                operation=operation, subresource=subresource)
+            if pre_admission is None:
+                new = recorded
+            else:
+                new["metadata"] = recorded["metadata"]
             md = new["metadata"]
         if old is not None and meta.without_volatile(old) == meta.without_volatile(new):
             return old  # a no-op write stores nothing and keeps the resourceVersion
@@ -634,6 +647,11 @@ class Api:
                 self._remove(rt, namespace, current.obj())
 
     # ---- helpers -------------------------------------------------------------------------
+
+    def _ingress_classes(self) -> Iterator[Obj]:
+        """The stored IngressClasses, read lazily (DefaultIngressClass's lister)."""
+        for stored in self.store.items(admission.INGRESS_CLASSES).values():
+            yield stored.view()
 
     def _check_type(self, rt: ResourceType, body: Any) -> None:
         if not isinstance(body, dict):
