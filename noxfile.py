@@ -1,4 +1,5 @@
-"""Sessions: `nox -s tests` (the framework's own tests), `nox -s bench`, `nox -s lint`."""
+"""Sessions: `nox -s conformance` (the suite against a target, default the simulator),
+`nox -s tests` (the framework's own tests), `nox -s bench`, `nox -s lint`."""
 
 from __future__ import annotations
 
@@ -14,6 +15,14 @@ def tests(session: nox.Session) -> None:
     session.install("-e", ".[test]")
     args = session.posargs or ["-n", "auto", "-q"]
     session.run("pytest", *args)
+
+
+@nox.session
+def conformance(session: nox.Session) -> None:
+    """Run the conformance suite and write reports/latest/ (arguments after `--` go to the
+    suite: `nox -s conformance -- --target kubeconfig --http-address localhost:80`)."""
+    session.install("-e", ".")
+    session.run("python", "-m", "conformance", "run", *session.posargs)
 
 
 @nox.session

@@ -48,6 +48,7 @@ class LoopThread:
             started.set()
             loop.run_forever()
             loop.run_until_complete(self._stop_service())
+            _cancel_leftovers(loop)
             loop.run_until_complete(loop.shutdown_asyncgens())
             loop.close()
 
@@ -73,3 +74,13 @@ class LoopThread:
             self.loop.call_soon_threadsafe(self.loop.stop)
             self._thread.join(timeout)
         self._thread = None
+
+
+def _cancel_leftovers(loop: asyncio.AbstractEventLoop) -> None:
+    """Cancel and await whatever tasks the service left behind (as asyncio.run does), so
+    closing the loop destroys no pending task."""
+    tasks = [t for t in asyncio.all_tasks(loop) if not t.done()]
+    for task in tasks:
+        task.cancel()
+    if tasks:
+        loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))

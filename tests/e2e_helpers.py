@@ -23,7 +23,11 @@ import kubernetes
 import trustme
 from cryptography import x509
 
+from conformance.harness.client import dns_names, peer_certificate, tls_context
+from conformance.harness.kube import ready_pod_names
 from simulator.up import Simulator, SimulatorThread
+
+__all__ = ["dns_names", "peer_certificate"]  # re-exported for the e2e tests
 
 HELLO = "nginxdemos/hello:plain-text"
 ECHO = "gcr.io/k8s-staging-gateway-api/echo-basic:v20240412"
@@ -162,12 +166,8 @@ def serial_of(leaf: trustme.LeafCert) -> int:
 
 def current_pods(env: Env, namespace: str, app: str) -> set[str]:
     """Names of the app's pods that are Ready and not being deleted."""
-    names = set()
-    for pod in env.core.list_namespaced_pod(namespace, label_selector=f"app={app}").items:
-        conditions = {c.type: c.status for c in (pod.status.conditions or [])}
-        if pod.metadata.deletion_timestamp is None and conditions.get("Ready") == "True":
-            names.add(pod.metadata.name)
-    return names
+    return ready_pod_names(
+        env.core.list_namespaced_pod(namespace, label_selector=f"app={app}").items)
 
 
 def warning_events(env: Env, namespace: str, ingress: str,
@@ -201,33 +201,17 @@ def http_get(env: Env, host: str, path: str = "/") -> Answer:
         conn.close()
 
 
-def client_context(ca: trustme.CA | None) -> ssl.SSLContext:
-    """Verifying against `ca` (certificate chain and the SNI name), or not verifying at all."""
-    if ca is None:
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-    else:
-        ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
-        ca.configure_trust(ctx)
-    return ctx
-
 
 def tls_connect(env: Env, sni: str, ca: trustme.CA | None) -> ssl.SSLSocket:
     """A TLS connection to the proxy's HTTPS listener sending `sni` as the server name (and,
     with `ca`, verifying the chain and that the certificate is valid for `sni`)."""
     sock = socket.create_connection(env.https_address, timeout=TIMEOUT)
     try:
-        return client_context(ca).wrap_socket(sock, server_hostname=sni)
+        return tls_context(ca).wrap_socket(sock, server_hostname=sni)
     except BaseException:
         sock.close()
         raise
 
-
-def peer_certificate(tls: ssl.SSLSocket) -> x509.Certificate:
-    der = tls.getpeercert(binary_form=True)
-    assert der is not None
-    return x509.load_der_x509_certificate(der)
 
 
 def https_get(env: Env, sni: str, host: str | None = None, path: str = "/",
@@ -266,12 +250,6 @@ def presented_certificate(env: Env, sni: str) -> x509.Certificate:
         return peer_certificate(tls)
 
 
-def dns_names(cert: x509.Certificate) -> set[str]:
-    try:
-        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
-    except x509.ExtensionNotFound:
-        return set()
-    return set(san.value.get_values_for_type(x509.DNSName))
 
 
 def server_name(body: str) -> str:

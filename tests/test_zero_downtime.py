@@ -11,6 +11,8 @@ import datetime
 
 import pytest
 
+from conformance.harness.load import LoadResult, OpenLoop
+
 from .conftest import eventually
 from .e2e_helpers import (
     HELLO,
@@ -23,7 +25,6 @@ from .e2e_helpers import (
     running_simulator,
     unique,
 )
-from .openloop import LoadResult, OpenLoop
 
 REPLICAS = 4
 RATE = 100.0

@@ -1,0 +1,23 @@
+"""Conformance targets by name: `--target simulator` (default) or `--target kubeconfig`."""
+
+from __future__ import annotations
+
+from .base import Target, TargetError, TargetInfo, TargetOptions
+from .kubeconfig import KubeconfigTarget
+from .simulator import SimulatorTarget
+
+TARGETS: dict[str, type[Target]] = {
+    SimulatorTarget.name: SimulatorTarget,
+    KubeconfigTarget.name: KubeconfigTarget,
+}
+
+
+def make_target(name: str, options: TargetOptions) -> Target:
+    try:
+        return TARGETS[name](options)
+    except KeyError:
+        raise TargetError(f"unknown target {name!r}; choose one of: "
+                          f"{', '.join(sorted(TARGETS))}") from None
+
+
+__all__ = ["TARGETS", "Target", "TargetError", "TargetInfo", "TargetOptions", "make_target"]
