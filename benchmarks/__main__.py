@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import sys
 
-from . import apiserver, cluster, controller, proxy
+from . import apiserver, cluster, conformance, controller, proxy
 
 BENCHMARKS = {
     "apiserver": apiserver.main,
     "cluster": cluster.main,
+    "conformance": conformance.main,
     "controller": controller.main,
     "proxy": proxy.main,
 }

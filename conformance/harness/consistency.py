@@ -5,6 +5,7 @@ report), while one that flaps between right and wrong does not."""
 
 from __future__ import annotations
 
+import dataclasses
 import http.client
 import ssl
 import time
@@ -39,6 +40,13 @@ def configure(settings: Settings) -> None:
 
 def current() -> Settings:
     return _configured
+
+
+def recheck() -> Settings:
+    """For checks on objects a module's shared setup has already seen served (its own wait
+    used the defaults): the same 3 consecutive successes and deadline, polled every 20 ms,
+    so re-verifying a converged route costs 40 ms rather than 200 ms per case."""
+    return dataclasses.replace(_configured, poll_s=0.02)
 
 
 class NotConsistent(AssertionError):
