@@ -15,6 +15,7 @@ from simulator.controller.controller import (
     ControllerConfig,
     ReferenceController,
 )
+from simulator.controller.translate import ControllerEvent
 from simulator.routing import RoutingTable
 
 from .conftest import eventually, ingress_body
@@ -147,3 +148,73 @@ def _try(fn):
         return fn()
     except Exception:  # noqa: BLE001 - the API server is still down: try again
         return None
+
+
+class _Events:
+    """CoreV1Api stand-in: records the Events the controller creates."""
+
+    def __init__(self) -> None:
+        self.created: list[dict] = []
+
+    def create_namespaced_event(self, namespace: str, body: dict):
+        self.created.append(body)
+        return kubernetes.client.CoreV1Event(
+            involved_object=kubernetes.client.V1ObjectReference(),
+            metadata=kubernetes.client.V1ObjectMeta(name=f"e{len(self.created)}"))
+
+
+def test_warning_is_recorded_only_once_the_problem_has_persisted():
+    """A problem that lasts less than warning_delay_seconds (a Secret created a few ms after
+    the Ingress naming it) is no Event; one that persists is recorded once, and again only
+    after it was resolved and came back for long enough."""
+    controller = ReferenceController(kubernetes.client.ApiClient(), lambda _: None,
+                                     ControllerConfig(warning_delay_seconds=1.0))
+    now = [100.0]
+    controller._clock = lambda: now[0]  # noqa: SLF001
+    controller.core = events = _Events()
+    controller.informers["ingresses"].cache[("default", "web")] = {
+        "metadata": {"name": "web", "namespace": "default", "uid": "u1",
+                     "resourceVersion": "7"}}
+    missing = ControllerEvent("default", "web", "Warning", "SecretNotFound",
+                              'Secret "default/cert" not found; TLS for its hosts is not served')
+    record = controller._record_events  # noqa: SLF001
+
+    def at(t: float, *current: ControllerEvent) -> list[str]:
+        now[0] = 100.0 + t
+        record(current)
+        return [e["reason"] for e in events.created]
+
+    assert at(0.0, missing) == []
+    assert controller._next_warning_due() == pytest.approx(1.001)  # noqa: SLF001
+    assert at(0.5, missing) == []
+    assert at(0.6) == []  # the Secret arrived: transient, forgotten
+    assert controller._next_warning_due() is None  # noqa: SLF001
+    assert at(0.7, missing) == []  # back: the clock starts again
+    assert at(1.6, missing) == []
+    assert at(1.7, missing) == ["SecretNotFound"]  # persisted for 1 s: recorded
+    assert events.created[0]["involvedObject"]["uid"] == "u1"
+    assert at(5.0, missing) == ["SecretNotFound"]  # once while it persists
+    assert at(6.0) == ["SecretNotFound"]  # resolved
+    assert at(6.1, missing) == ["SecretNotFound"]
+    assert at(7.1, missing) == ["SecretNotFound", "SecretNotFound"]  # came back and stayed
+
+
+def test_transient_missing_secret_records_no_warning_event(cluster):
+    """End to end: the Secret lands shortly after the Ingress naming it; no Warning."""
+    _, client, controller, tables = cluster
+    net = kubernetes.client.NetworkingV1Api(client)
+    core = kubernetes.client.CoreV1Api(client)
+    body = ingress_body("soon", host="soon.example.com", service="nowhere")
+    body["spec"]["tls"] = [{"hosts": ["soon.example.com"], "secretName": "soon-cert"}]
+    net.create_namespaced_ingress("default", body)
+    eventually(lambda: tables.backend_of("soon.example.com"))
+    core.create_namespaced_secret("default", {"metadata": {"name": "soon-cert"},
+                                              "type": "Opaque", "data": {}})
+    # The Secret is there but not a TLS Secret, so that problem persists and gets recorded;
+    # the SecretNotFound before it must not have been.
+    def reasons():
+        return sorted(e.reason for e in core.list_namespaced_event("default").items
+                      if e.involved_object.name == "soon")
+
+    eventually(lambda: "InvalidSecret" in reasons())
+    assert "SecretNotFound" not in reasons()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import random
 import ssl
-import time
 from collections.abc import Iterable
 
 import pytest
@@ -18,7 +17,13 @@ from simulator.controller.classes import (
     is_served,
 )
 from simulator.controller.tls import covers
-from simulator.controller.translate import ControllerEvent, Snapshot, TranslateResult, translate
+from simulator.controller.translate import (
+    ControllerEvent,
+    Snapshot,
+    TranslateResult,
+    Translator,
+    translate,
+)
 from simulator.routing import Endpoint, PathType
 
 CONTROLLER = "ingress-sim.dev/reference"
@@ -660,7 +665,8 @@ def test_translate_is_independent_of_input_order_property() -> None:
     check()
 
 
-def test_ten_thousand_ingresses_well_under_a_second() -> None:
+def test_ten_thousand_ingresses_all_served() -> None:
+    """Scale without loss (the time is measured by `nox -s bench`, not asserted here)."""
     services, slices, ingresses = [], [], []
     for n in range(100):
         ns = f"ns{n}"
@@ -671,9 +677,111 @@ def test_ten_thousand_ingresses_well_under_a_second() -> None:
             ingresses.append(ingress(
                 f"ing{i}", rule(f"h{i}.{ns}.example.com", path("/"), path("/api", port="http")),
                 namespace=ns, created=f"2024-01-01T00:{i % 60:02d}:00Z"))
-    snap = snapshot(ingresses, services, slices)
-    start = time.perf_counter()
-    result = translate(snap)
-    elapsed = time.perf_counter() - start
+    result = translate(snapshot(ingresses, services, slices))
     assert len(result.table.hosts) == 10_000 and len(result.served) == 10_000
-    assert elapsed < 1.0, f"translate took {elapsed:.2f}s"
+
+
+# -- the Translator (translate with a memory) equals translate --------------------------------
+
+def mutate(snap: Snapshot, rng: random.Random, step: int) -> Snapshot:
+    """One random change, the way the informers make them: a changed object is a new dict
+    (the others are the very same objects), an added one appears, a deleted one disappears."""
+    ingresses, services, slices = list(snap.ingresses), list(snap.services), \
+        list(snap.endpoint_slices)
+    classes = list(snap.ingress_classes)
+    other = random_snapshot(rng, 4)  # a source of fresh objects
+    kind = rng.randrange(8)
+    if kind == 0 and ingresses:  # an Ingress changes
+        i = rng.randrange(len(ingresses))
+        fresh = dict(rng.choice(other.ingresses) if other.ingresses else ingresses[i])
+        fresh["metadata"] = dict(ingresses[i]["metadata"])
+        ingresses[i] = fresh
+    elif kind == 1:  # an Ingress is created
+        fresh = dict(rng.choice(other.ingresses)) if other.ingresses else ingress("x")
+        fresh["metadata"] = {**fresh["metadata"], "name": f"new{step}"}
+        ingresses.append(fresh)
+    elif kind == 2 and ingresses:  # an Ingress is deleted
+        del ingresses[rng.randrange(len(ingresses))]
+    elif kind == 3 and slices:  # an EndpointSlice changes
+        i = rng.randrange(len(slices))
+        slices[i] = {**slices[i], "endpoints": [ep(f"10.9.{step % 250}.{rng.randint(1, 9)}",
+                                                   rng.choice([True, False]))]}
+    elif kind == 4 and slices:  # an EndpointSlice is deleted
+        del slices[rng.randrange(len(slices))]
+    elif kind == 5 and services:  # a Service is deleted or changes its ports
+        i = rng.randrange(len(services))
+        if rng.random() < 0.5:
+            del services[i]
+        else:
+            md = services[i]["metadata"]
+            services[i] = service(md["name"], md["namespace"],
+                                  ports=rng.choice([(("http", 80, 8080),), ((None, 81, 8080),)]))
+    elif kind == 6:  # a Service comes back
+        services.append(service(rng.choice(["web", "api", "gone"]),
+                                rng.choice(["default", "team"])))
+    else:  # the IngressClasses change (or come back)
+        classes = [ingress_class()] if rng.random() < 0.7 else [ingress_class(controller="x")]
+    return Snapshot(tuple(ingresses), tuple(services), tuple(slices), snap.secrets,
+                    tuple(classes), snap.controller_name, snap.watch_namespace)
+
+
+def check_translator(seed: int, count: int, steps: int) -> None:
+    rng = random.Random(seed)
+    snap = random_snapshot(rng, count)
+    translator = Translator()
+    assert_same(translator.translate(snap), translate(snap))
+    for step in range(steps):
+        snap = mutate(snap, rng, step)
+        if rng.random() < 0.2:
+            snap = shuffled(snap, rng)  # a relist may reorder everything
+        assert_same(translator.translate(snap), translate(snap))
+
+
+def test_translator_follows_changes_like_translate_seeded() -> None:
+    for seed in range(30):
+        check_translator(seed, 10, 25)
+
+
+def test_translator_follows_changes_like_translate_property() -> None:
+    hypothesis = pytest.importorskip("hypothesis")
+    strategies = pytest.importorskip("hypothesis.strategies")
+
+    @hypothesis.settings(max_examples=40, deadline=None)
+    @hypothesis.given(strategies.integers(0, 2**32), strategies.integers(0, 15),
+                      strategies.integers(1, 30))
+    def check(seed: int, count: int, steps: int) -> None:
+        check_translator(seed, count, steps)
+
+    check()
+
+
+def test_translator_reloads_a_changed_tls_secret_and_keeps_an_unchanged_one(ca, leaf) -> None:
+    cert, key = pems(leaf)
+    ing = ingress("secure", rule("a.example.com", path("/")),
+                  tls=[{"hosts": ["a.example.com"], "secretName": "cert"}])
+    services, slices = web()
+    translator = Translator()
+    missing = snapshot([ing], services, slices)
+    assert reasons(translator.translate(missing)) == [("default", "secure", "SecretNotFound")]
+    good = snapshot([ing], services, slices, [tls_secret("cert", cert, key)])
+    assert_same(translator.translate(good), translate(good))
+    assert [c.hosts for c in translator.translate(good).table.certificates] == \
+        [("a.example.com",)]
+    other_key = ca.issue_cert("a.example.com").private_key_pem.bytes()
+    bad = snapshot([ing], services, slices, [tls_secret("cert", cert, other_key)])
+    assert_same(translator.translate(bad), translate(bad))
+    assert reasons(translator.translate(bad)) == [("default", "secure", "InvalidSecret")]
+
+
+def test_translator_keeps_unchanged_hosts_as_the_same_objects() -> None:
+    services, slices = web()
+    ingresses = [ingress(f"i{i}", rule(f"h{i}.example.com", path("/"))) for i in range(50)]
+    translator = Translator()
+    first = translator.translate(snapshot(ingresses, services, slices))
+    changed = list(ingresses)
+    changed[7] = ingress("i7", rule("h7.example.com", path("/"), path("/seven")))
+    second = translator.translate(snapshot(changed, services, slices))
+    assert second == translate(snapshot(changed, services, slices))
+    kept = {a.host for a, b in zip(first.table.hosts, second.table.hosts, strict=True)
+            if a is b}
+    assert kept == {h.host for h in first.table.hosts} - {"h7.example.com"}

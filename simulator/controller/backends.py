@@ -27,7 +27,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from simulator.controller.endpoints import usable_endpoints
-from simulator.controller.objects import as_dict, as_list, as_str, labels_of, name_of, namespace_of
+from simulator.controller.objects import as_dict, as_list, as_str
 from simulator.routing import Backend
 
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
@@ -58,67 +58,127 @@ def _port_ref(service_ref: dict) -> str:
     return as_str(port.get("name"))
 
 
+def parse_backend(backend: object) -> tuple[str, str] | Resolution:
+    """The (Service name, port) an IngressBackend (`{"service": ...}` or `{"resource": ...}`)
+    names, or the Resolution that drops its rule. Depends on the backend alone."""
+    backend = as_dict(backend)
+    service_ref = as_dict(backend.get("service"))
+    if not service_ref:
+        if backend.get("resource") is not None:
+            kind = as_str(as_dict(backend.get("resource")).get("kind")) or "resource"
+            return Resolution(None, Problem(
+                "UnsupportedBackend",
+                f"backend.resource ({kind}) is not supported; the rule is ignored"))
+        return Resolution(None, Problem(
+            "InvalidBackend", "backend names neither a service nor a resource; "
+            "the rule is ignored"))
+    name, port = as_str(service_ref.get("name")), _port_ref(service_ref)
+    if not name or not port:
+        return Resolution(None, Problem(
+            "InvalidBackend", "backend.service needs a name and a port number or name; "
+            "the rule is ignored"))
+    return name, port
+
+
+# A resolution and what it was computed from: the Service and its EndpointSlices.
+CachedResolution = tuple[object, tuple, Resolution]
+
+
 class BackendResolver:
     """Resolves Ingress backends against one snapshot's Services and EndpointSlices.
 
     Indexes are built per snapshot and results memoised per (namespace, service, port), so
-    thousands of Ingresses sharing Services resolve each one once."""
+    thousands of Ingresses sharing Services resolve each one once. Given the `cache` of an
+    earlier snapshot's resolver (`resolver.cache`), a backend whose Service and EndpointSlices
+    are the same objects as then is not resolved again; equal inputs, equal Resolution."""
 
-    def __init__(self, services: Iterable[dict], endpoint_slices: Iterable[dict]) -> None:
-        self._services = {(namespace_of(s), name_of(s)): s for s in services}
-        self._slices: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    def __init__(self, services: Iterable[dict], endpoint_slices: Iterable[dict],
+                 cache: dict[tuple[str, str, str], CachedResolution] | None = None,
+                 previous: BackendResolver | None = None) -> None:
+        self._previous = cache or {}
+        # What this snapshot resolved: hand it to the next snapshot's resolver.
+        self.cache: dict[tuple[str, str, str], CachedResolution] = {}
+        self._service_list = tuple(services)
+        self._slice_list = tuple(endpoint_slices)
+        # The previous snapshot's indexes, if it had the same (or equal) objects.
+        if previous is not None and previous._service_list == self._service_list:
+            self._service_list, self._services = previous._service_list, previous._services
+        else:
+            self._services = self._index_services(self._service_list)
+        if previous is not None and previous._slice_list == self._slice_list:
+            self._slice_list, self._slices = previous._slice_list, previous._slices
+        else:
+            self._slices = self._index_slices(self._slice_list)
+
+    @staticmethod
+    def _index_services(services: tuple[dict, ...]) -> dict[tuple[str, str], dict]:
+        index: dict[tuple[str, str], dict] = {}
+        for service in services:
+            md = service.get("metadata") if type(service) is dict else None
+            if type(md) is not dict:
+                md = {}
+            index[_text(md.get("namespace")), _text(md.get("name"))] = service
+        return index
+
+    @staticmethod
+    def _index_slices(endpoint_slices: tuple[dict, ...]) -> dict[tuple[str, str], list[dict]]:
+        slices: dict[tuple[str, str], list[dict]] = defaultdict(list)
         for endpoint_slice in endpoint_slices:
-            service = as_str(labels_of(endpoint_slice).get(SERVICE_NAME_LABEL))
-            if service:
-                self._slices[(namespace_of(endpoint_slice), service)].append(endpoint_slice)
-        self._memo: dict[tuple[str, str, str], Resolution] = {}
+            md = endpoint_slice.get("metadata") if type(endpoint_slice) is dict else None
+            labels = md.get("labels") if type(md) is dict else None
+            service = labels.get(SERVICE_NAME_LABEL) if type(labels) is dict else None
+            if service and type(service) is str:
+                slices[_text(md.get("namespace")), service].append(endpoint_slice)
+        return slices
 
     def resolve(self, namespace: str, backend: dict) -> Resolution:
         """Resolve an IngressBackend (`{"service": ...}` or `{"resource": ...}`) of an
         Ingress in `namespace`."""
-        backend = as_dict(backend)
-        service_ref = as_dict(backend.get("service"))
-        if not service_ref:
-            if backend.get("resource") is not None:
-                kind = as_str(as_dict(backend.get("resource")).get("kind")) or "resource"
-                return Resolution(None, Problem(
-                    "UnsupportedBackend",
-                    f"backend.resource ({kind}) is not supported; the rule is ignored"))
-            return Resolution(None, Problem(
-                "InvalidBackend", "backend names neither a service nor a resource; "
-                "the rule is ignored"))
-        name, port = as_str(service_ref.get("name")), _port_ref(service_ref)
-        if not name or not port:
-            return Resolution(None, Problem(
-                "InvalidBackend", "backend.service needs a name and a port number or name; "
-                "the rule is ignored"))
-        key = (namespace, name, port)
-        if key not in self._memo:
-            self._memo[key] = self._resolve_service(namespace, name, port)
-        return self._memo[key]
+        parsed = parse_backend(backend)
+        if isinstance(parsed, Resolution):
+            return parsed
+        return self.lookup(namespace, *parsed)
 
-    def _resolve_service(self, namespace: str, name: str, port: str) -> Resolution:
-        empty = Backend(namespace, name, port)
+    def lookup(self, namespace: str, name: str, port: str) -> Resolution:
+        """Resolve port `port` (a number or a name) of Service `namespace/name`."""
+        key = (namespace, name, port)
+        cached = self.cache.get(key)
+        if cached is not None:
+            return cached[2]
         service = self._services.get((namespace, name))
+        slices = tuple(self._slices.get((namespace, name), ()))
+        cached = self._previous.get(key)
+        if cached is None or cached[0] is not service or cached[1] != slices:
+            cached = (service, slices, self._resolve_service(service, slices, *key))
+        self.cache[key] = cached
+        return cached[2]
+
+    @staticmethod
+    def _resolve_service(service: dict | None, slices: tuple[dict, ...], namespace: str,
+                         name: str, port: str) -> Resolution:
         if service is None:
-            return Resolution(empty, Problem(
+            return Resolution(Backend(namespace, name, port), Problem(
                 "ServiceNotFound",
                 f'Service "{namespace}/{name}" not found; requests for this backend get 503'))
         spec = as_dict(service.get("spec"))
         if as_str(spec.get("type")) == "ExternalName":
-            return Resolution(empty, Problem(
+            return Resolution(Backend(namespace, name, port), Problem(
                 "UnsupportedBackend",
                 f'Service "{namespace}/{name}" is of type ExternalName, which is not '
                 "supported; requests for this backend get 503"))
         port_name = _service_port_name(spec, port)
         if port_name is None:
             what = f"port {port}" if port.isdigit() else f'a port named "{port}"'
-            return Resolution(empty, Problem(
+            return Resolution(Backend(namespace, name, port), Problem(
                 "PortNotFound",
                 f'Service "{namespace}/{name}" has no TCP {what}; '
                 "requests for this backend get 503"))
-        endpoints = usable_endpoints(self._slices.get((namespace, name), ()), port_name)
+        endpoints = usable_endpoints(slices, port_name)
         return Resolution(Backend(namespace, name, port, endpoints))
+
+
+def _text(value: object) -> str:
+    return value if type(value) is str else ""
 
 
 def _service_port_name(spec: dict, port: str) -> str | None:

@@ -20,6 +20,7 @@ lets a Service being rolled or scaled down finish its in-flight traffic instead 
 from __future__ import annotations
 
 import ipaddress
+import socket
 from collections.abc import Iterable
 
 from simulator.controller.objects import as_dict, as_list, as_str
@@ -46,48 +47,74 @@ def slice_port(endpoint_slice: dict, port_name: str) -> int | None:
     return None
 
 
+def _parse_ip(text: str) -> tuple[int, int, str] | None:
+    """(IP version, the address as an integer, its canonical text) of an IP address, or None.
+    A canonical dotted quad (what EndpointSlices hold) takes a fast path; everything else goes
+    through `ipaddress`, which decides."""
+    try:
+        packed = socket.inet_pton(socket.AF_INET, text)
+    except (OSError, ValueError, TypeError):
+        packed = None
+    if packed is not None and socket.inet_ntop(socket.AF_INET, packed) == text:
+        return 4, int.from_bytes(packed, "big"), text
+    try:
+        ip = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    return ip.version, int(ip), str(ip)
+
+
 def _condition(conditions: dict, key: str, default: bool) -> bool:
     value = conditions.get(key)
     return value if isinstance(value, bool) else default
 
 
-def _candidates(endpoint_slice: dict, port: int) -> Iterable[tuple[tuple, Endpoint]]:
+def _candidates(endpoint_slice: dict, port: int) -> list[tuple[tuple, Endpoint]]:
     """(sort key, Endpoint) for each endpoint of one slice with a valid IP address."""
+    found = []
     for item in as_list(endpoint_slice.get("endpoints")):
-        item = as_dict(item)
-        addresses = as_list(item.get("addresses"))
+        if not isinstance(item, dict):
+            continue
+        addresses = item.get("addresses")
         # "No semantics are defined for additional addresses beyond the first, and kube-proxy
         # does not look at them", so the first address it is.
-        if not addresses:
+        if not isinstance(addresses, list) or not addresses:
             continue
-        try:
-            ip = ipaddress.ip_address(as_str(addresses[0]))
-        except ValueError:
+        ip = _parse_ip(as_str(addresses[0]))
+        if ip is None:
             continue
         conditions = as_dict(item.get("conditions"))
         ready = _condition(conditions, "ready", True)
         serving = _condition(conditions, "serving", ready)
         terminating = _condition(conditions, "terminating", False)
-        target = as_str(as_dict(item.get("targetRef")).get("name"))
-        endpoint = Endpoint(str(ip), port, ready, serving, terminating, target)
-        yield (ip.version, int(ip), port, not ready, not serving, terminating, target), endpoint
+        target_ref = item.get("targetRef")
+        target = as_str(target_ref.get("name")) if isinstance(target_ref, dict) else ""
+        endpoint = Endpoint(ip[2], port, ready, serving, terminating, target)
+        found.append(((ip[0], ip[1], port, not ready, not serving, terminating, target),
+                      endpoint))
+    return found
 
 
 def usable_endpoints(slices: Iterable[dict], port_name: str) -> tuple[Endpoint, ...]:
     """The endpoints of a Service port across its EndpointSlices: deduplicated by
     address:port (the same pod may sit in two slices while they are rebalanced; the best
     conditions win), the usable set (see the module docstring), sorted by address and port."""
-    best: dict[tuple[int, int, int], tuple[tuple, Endpoint]] = {}
+    candidates: list[tuple[tuple, Endpoint]] = []
     for endpoint_slice in slices:
         if as_str(endpoint_slice.get("addressType")) not in IP_ADDRESS_TYPES:
             continue
         port = slice_port(endpoint_slice, port_name)
-        if port is None:
-            continue
-        for key, endpoint in _candidates(endpoint_slice, port):
-            address = key[:3]
-            if address not in best or key < best[address][0]:
-                best[address] = (key, endpoint)
+        if port is not None:
+            candidates += _candidates(endpoint_slice, port)
+    if len(candidates) == 1:  # the common case, short
+        endpoint = candidates[0][1]
+        return (endpoint,) if endpoint.ready or (endpoint.serving and endpoint.terminating) \
+            else ()
+    best: dict[tuple[int, int, int], tuple[tuple, Endpoint]] = {}
+    for key, endpoint in candidates:
+        address = key[:3]
+        if address not in best or key < best[address][0]:
+            best[address] = (key, endpoint)
     ordered = [endpoint for _, endpoint in sorted(best.values(), key=lambda kv: kv[0])]
     ready = tuple(e for e in ordered if e.ready)
     if ready:

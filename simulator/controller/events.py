@@ -35,5 +35,10 @@ class EventLog:
 
     def warnings(self) -> tuple[str, ...]:
         """The Warnings as one-line notes for `RoutingTable.warnings`."""
+        return self.notes(self.events())
+
+    @staticmethod
+    def notes(events: tuple[ControllerEvent, ...]) -> tuple[str, ...]:
+        """The Warnings among sorted `events` as one-line notes for `RoutingTable.warnings`."""
         return tuple(f"{e.namespace}/{e.ingress}: {e.reason}: {e.message}"
-                     for e in self.events() if e.type == WARNING)
+                     for e in events if e.type == WARNING)

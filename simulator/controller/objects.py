@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from ..jsonobj import as_dict, as_list, as_str  # noqa: F401 - re-exported
 
 # Sorts after every real timestamp: an object without one counts as the newest.
-_NO_TIME = datetime.max.replace(tzinfo=timezone.utc)
+NO_TIME = datetime.max.replace(tzinfo=timezone.utc)
 
 
 def metadata(obj: dict) -> dict:
@@ -57,4 +57,4 @@ def creation_time(obj: dict) -> datetime | None:
 def age_key(obj: dict) -> tuple[datetime, str, str]:
     """Sort key putting the oldest object first: creationTimestamp, then namespace, then
     name. An object without a usable timestamp sorts as the newest."""
-    return (creation_time(obj) or _NO_TIME, namespace_of(obj), name_of(obj))
+    return (creation_time(obj) or NO_TIME, namespace_of(obj), name_of(obj))

@@ -62,6 +62,10 @@ class TLSMaterial:
     dns_names: tuple[str, ...]
 
 
+# A Secret's validated material, or (Warning reason, why) it is unusable.
+Material = TLSMaterial | tuple[str, str]
+
+
 def _decode(data: dict, key: str) -> bytes:
     raw = data.get(key)
     if not isinstance(raw, str) or not raw:
@@ -139,24 +143,34 @@ def _hosts_text(hosts: list[str]) -> str:
 class CertificateBuilder:
     """Collects the certificates of the served Ingresses, oldest Ingress first."""
 
-    def __init__(self, secrets: Iterable[dict], log: EventLog) -> None:
+    def __init__(self, secrets: Iterable[dict], log: EventLog,
+                 cache: dict[tuple[str, str], tuple[dict, Material]] | None = None) -> None:
         self._secrets = {(namespace_of(s), name_of(s)): s for s in secrets}
         self._log = log
-        self._loaded: dict[tuple[str, str], TLSMaterial | tuple[str, str]] = {}
+        self._loaded: dict[tuple[str, str], Material] = {}
+        # A Secret loaded by an earlier builder (its `materials`) is not loaded again while it
+        # is the same object.
+        self._cache = cache or {}
+        self.materials: dict[tuple[str, str], tuple[dict, Material]] = {}
         self._owner: dict[str, tuple[tuple[str, str], tuple[str, str]]] = {}  # host -> owner
         self._hosts: dict[tuple[str, str], set[str]] = defaultdict(set)
 
-    def _material(self, key: tuple[str, str]) -> TLSMaterial | tuple[str, str]:
+    def _material(self, key: tuple[str, str]) -> Material:
         """The Secret's validated material, or (Warning reason, why) (memoised)."""
         if key not in self._loaded:
             secret = self._secrets.get(key)
+            cached = self._cache.get(key)
             if secret is None:
                 self._loaded[key] = ("SecretNotFound", "")
+            elif cached is not None and cached[0] is secret:
+                self._loaded[key] = cached[1]
             else:
                 try:
                     self._loaded[key] = load_tls_secret(secret)
                 except InvalidSecret as exc:
                     self._loaded[key] = ("InvalidSecret", str(exc))
+            if secret is not None:
+                self.materials[key] = (secret, self._loaded[key])
         return self._loaded[key]
 
     def add(self, ingress: dict) -> None:

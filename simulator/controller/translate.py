@@ -1,7 +1,13 @@
 """The reference controller's pure core: `translate(snapshot) -> TranslateResult`.
 
-Same snapshot in, equal result out, whatever the order of the objects in it; nothing is cached
-between calls (indexes are built per call), so the shell may call it on every change.
+Same snapshot in, equal result out, whatever the order of the objects in it. `translate` keeps
+nothing between calls. The controller calls `Translator.translate` instead, the same function
+with a memory: it reuses what it derived from an object (an Ingress's parsed rules, a resolved
+Service port, a loaded TLS Secret, a host's routes) as long as the object, or every object a
+result depends on, is the same object as in the previous call, so a change of one Ingress or
+one EndpointSlice redoes only the hosts it touches. Objects are never mutated (the informers
+replace them on every change), so identity stands for the resourceVersion; results are equal
+to `translate`'s either way (tests/test_translate.py checks it on random change sequences).
 
 What it does, rule by rule (quotes from https://kubernetes.io/docs/concepts/services-networking/
 ingress/ and the networking.k8s.io/v1 API reference):
@@ -47,17 +53,26 @@ the bad part, say why, keep serving everything else) and a line in `RoutingTable
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from operator import attrgetter
 
-from simulator.controller.backends import BackendResolver, Problem
+from simulator.controller.backends import (
+    BackendResolver,
+    CachedResolution,
+    Problem,
+    Resolution,
+    parse_backend,
+)
 from simulator.controller.classes import ClassSelector
-from simulator.controller.events import ControllerEvent, EventLog
-from simulator.controller.objects import age_key, as_dict, as_list, as_str, namespace_of, ref_of
-from simulator.controller.tls import CertificateBuilder
+from simulator.controller.events import WARNING, ControllerEvent, EventLog
+from simulator.controller.objects import NO_TIME, as_dict, as_list, as_str, creation_time
+from simulator.controller.tls import CertificateBuilder, TLSMaterial
 from simulator.routing import Backend, HostRoutes, PathRule, PathType, RoutingTable, sort_paths
 
-__all__ = ["ControllerEvent", "Snapshot", "TranslateResult", "translate"]
+__all__ = ["ControllerEvent", "Snapshot", "TranslateResult", "Translator", "translate"]
 
 
 @dataclass(frozen=True)
@@ -83,28 +98,7 @@ class TranslateResult:
 
 def translate(snapshot: Snapshot) -> TranslateResult:
     """Translate a snapshot of the cluster into the routing table of this controller."""
-    selector = ClassSelector.build(snapshot.ingress_classes, snapshot.controller_name)
-    ingresses = sorted(
-        (ing for ing in snapshot.ingresses
-         if isinstance(ing, dict)
-         and (snapshot.watch_namespace is None or namespace_of(ing) == snapshot.watch_namespace)
-         and selector.serves(ing)),
-        key=age_key)
-    log = EventLog()
-    resolver = BackendResolver(snapshot.services, snapshot.endpoint_slices)
-    routes = _Routes(resolver, log)
-    certificates = CertificateBuilder(snapshot.secrets, log)
-    for ingress in ingresses:  # oldest first: the first claim wins
-        routes.add(ingress)
-        certificates.add(ingress)
-    table = RoutingTable(
-        hosts=routes.hosts(),
-        default_backend=routes.default_backend,
-        certificates=certificates.certificates(),
-        warnings=log.warnings(),
-    )
-    served = tuple(sorted({ref_of(ing) for ing in ingresses}))
-    return TranslateResult(table, served, log.events())
+    return Translator().translate(snapshot)
 
 
 _PATH_TYPES = {t.value: t for t in PathType}  # a dict lookup is ~10x faster than PathType(v)
@@ -138,68 +132,261 @@ def _host_text(host: str) -> str:
     return f'host "{host}"' if host else "the rules without host"
 
 
-class _Routes:
-    """Path rules per host and the default backend, claimed oldest Ingress first."""
+# One path of an Ingress rule: (host, path, pathType, match key, (Service, port) or the
+# Resolution that drops it).
+_Item = tuple[str, str, PathType, tuple[bool, str], "tuple[str, str] | Resolution"]
 
-    def __init__(self, resolver: BackendResolver, log: EventLog) -> None:
-        self._resolver = resolver
-        self._log = log
-        # host -> match key -> the winning rule
-        self._rules: dict[str, dict[tuple[bool, str], PathRule]] = defaultdict(dict)
-        self.default_backend: Backend | None = None
-        self._default_owner = ""
 
-    def add(self, ingress: dict) -> None:
-        """Add one served Ingress's default backend and rules (call oldest first)."""
-        ref = ref_of(ingress)
-        source = f"{ref[0]}/{ref[1]}"
+class _Plan:
+    """What translation needs of one Ingress, derived from that Ingress alone (once per
+    object)."""
+
+    __slots__ = ("ingress", "ref", "source", "age", "items", "default_backend", "problems",
+                 "tls", "selector", "served")
+
+    def __init__(self, ingress: dict) -> None:
+        self.ingress = ingress
+        md = as_dict(ingress.get("metadata"))
+        namespace, name = as_str(md.get("namespace")), as_str(md.get("name"))
+        self.ref = (namespace, name)
+        self.source = f"{namespace}/{name}"
+        # objects.age_key, with the timestamps parsed once per distinct text
+        self.age = (_created(as_str(md.get("creationTimestamp"))), namespace, name)
         spec = as_dict(ingress.get("spec"))
+        self.default_backend: tuple[str, str] | Resolution | None = None
         if spec.get("defaultBackend") is not None:
-            self._add_default(ref, source, as_dict(spec.get("defaultBackend")))
+            self.default_backend = parse_backend(spec.get("defaultBackend"))
+        items: list[_Item] = []
+        problems: list[ControllerEvent] = []
         for rule in as_list(spec.get("rules")):
             rule = as_dict(rule)
             host = as_str(rule.get("host")).lower()
             for item in as_list(as_dict(rule.get("http")).get("paths")):
-                self._add_path(ref, source, host, as_dict(item))
+                item = as_dict(item)
+                parsed = _parse_path(item)
+                if isinstance(parsed, Problem):
+                    problems.append(self.warning(parsed.reason, parsed.message))
+                    continue
+                path, path_type = parsed
+                items.append((host, path, path_type, _match_key(path, path_type),
+                              parse_backend(item.get("backend"))))
+        self.items = items
+        self.problems = problems
+        self.tls = bool(as_list(spec.get("tls")))
+        self.selector: ClassSelector | None = None  # `served` was decided by this selector
+        self.served = False
 
-    def _add_default(self, ref: tuple[str, str], source: str, spec: dict) -> None:
-        if self.default_backend is not None:
-            winner = "this Ingress" if self._default_owner == source else \
-                f"Ingress {self._default_owner}"
-            self._log.warn(ref, "DefaultBackendConflict", (
-                f"the default backend is already {self.default_backend.name} from {winner}; "
-                "this defaultBackend is ignored"))
-            return
-        resolution = self._resolver.resolve(ref[0], spec)
-        if resolution.problem is not None:
-            self._log.warn(ref, resolution.problem.reason, resolution.problem.message)
-        if resolution.backend is not None:
-            self.default_backend = resolution.backend
-            self._default_owner = source
+    def warning(self, reason: str, message: str) -> ControllerEvent:
+        return ControllerEvent(self.ref[0], self.ref[1], WARNING, reason, message)
 
-    def _add_path(self, ref: tuple[str, str], source: str, host: str, item: dict) -> None:
-        parsed = _parse_path(item)
-        if isinstance(parsed, Problem):
-            self._log.warn(ref, parsed.reason, parsed.message)
-            return
-        path, path_type = parsed
-        key = _match_key(path, path_type)
-        winner = self._rules[host].get(key)
+
+@lru_cache(maxsize=4096)
+def _created(raw: str) -> datetime:
+    """objects.creation_time of a creationTimestamp, or after every real one if none."""
+    return creation_time({"metadata": {"creationTimestamp": raw}}) or NO_TIME
+
+
+_AGE = attrgetter("age")
+_NO_HOST: tuple[tuple, HostRoutes | None, tuple[ControllerEvent, ...]] = ((), None, ())
+
+
+class Translator:
+    """`translate` with a memory of the previous call (see the module docstring): the same
+    results, computed again only where the objects changed. One caller at a time."""
+
+    def __init__(self) -> None:
+        self._plans: dict[int, _Plan] = {}  # id(Ingress) -> its plan
+        self._selector: tuple[tuple, str, ClassSelector] | None = None
+        self._resolutions: dict[tuple[str, str, str], CachedResolution] = {}
+        self._resolver: BackendResolver | None = None
+        # host -> (what its routes were computed from, the routes, their Warnings)
+        self._hosts: dict[str, tuple[tuple, HostRoutes | None, tuple[ControllerEvent, ...]]] = {}
+        self._host_table: tuple[HostRoutes, ...] = ()
+        self._materials: dict[tuple[str, str], tuple[dict, TLSMaterial | tuple[str, str]]] = {}
+        self._served: tuple[frozenset, tuple[tuple[str, str], ...]] = (frozenset(), ())
+        self._events: tuple[frozenset, tuple[ControllerEvent, ...], tuple[str, ...]] = (
+            frozenset(), (), ())
+
+    def translate(self, snapshot: Snapshot) -> TranslateResult:
+        """Equal to `translate(snapshot)`."""
+        selector = self._class_selector(snapshot.ingress_classes, snapshot.controller_name)
+        served = self._served_plans(snapshot.ingresses, selector, snapshot.watch_namespace)
+        served.sort(key=_AGE)  # oldest first: the first claim wins
+        resolver = BackendResolver(snapshot.services, snapshot.endpoint_slices,
+                                   self._resolutions, self._resolver)
+        log = EventLog()
+        hosts, host_events = self._route_hosts(served, resolver)
+        default_backend = _default_backend(served, resolver, log)
+        certificates = self._certificates(served, snapshot.secrets, log)
+        self._resolutions, self._resolver = resolver.cache, resolver
+        events, warnings = self._all_events(served, host_events, log)
+        table = RoutingTable(hosts=hosts, default_backend=default_backend,
+                             certificates=certificates, warnings=warnings)
+        return TranslateResult(table, self._served_refs(served), events)
+
+    # ---- Ingresses -----------------------------------------------------------------------
+
+    def _class_selector(self, ingress_classes: Iterable[dict],
+                        controller_name: str) -> ClassSelector:
+        classes = tuple(ingress_classes)
+        previous = self._selector
+        if previous is not None and previous[1] == controller_name and previous[0] == classes:
+            return previous[2]
+        selector = ClassSelector.build(classes, controller_name)
+        if previous is not None and previous[2] == selector:
+            selector = previous[2]  # keeps the plans' `served` decisions valid
+        self._selector = (classes, controller_name, selector)
+        return selector
+
+    def _served_plans(self, ingresses: Iterable[dict], selector: ClassSelector,
+                      watch_namespace: str | None) -> list[_Plan]:
+        plans, previous = {}, self._plans
+        served = []
+        for ingress in ingresses:
+            if not isinstance(ingress, dict):
+                continue
+            key = id(ingress)
+            plan = previous.get(key)
+            if plan is None or plan.ingress is not ingress:
+                plan = _Plan(ingress)
+            plans[key] = plan
+            if watch_namespace is not None and plan.ref[0] != watch_namespace:
+                continue
+            if plan.selector is not selector:
+                plan.served, plan.selector = selector.serves(ingress), selector
+            if plan.served:
+                served.append(plan)
+        self._plans = plans
+        return served
+
+    def _served_refs(self, served: list[_Plan]) -> tuple[tuple[str, str], ...]:
+        refs = frozenset(plan.ref for plan in served)
+        if refs != self._served[0]:
+            self._served = (refs, tuple(sorted(refs)))
+        return self._served[1]
+
+    # ---- paths ---------------------------------------------------------------------------
+
+    def _route_hosts(self, served: list[_Plan], resolver: BackendResolver
+                     ) -> tuple[tuple[HostRoutes, ...], list[tuple[ControllerEvent, ...]]]:
+        """Each host's routes and Warnings, from its claims (plan, item, resolution of the
+        item's backend), oldest Ingress first; a host whose claims are those of the previous
+        call keeps its routes."""
+        claims: dict[str, list] = {}
+        lookup = resolver.lookup
+        for plan in served:
+            namespace = plan.ref[0]
+            for item in plan.items:
+                backend = item[4]
+                resolution = backend if type(backend) is Resolution else \
+                    lookup(namespace, *backend)
+                host_claims = claims.get(item[0])
+                if host_claims is None:
+                    claims[item[0]] = [plan, item, resolution]
+                else:
+                    host_claims += (plan, item, resolution)
+        previous, results = self._hosts, {}
+        changed = len(previous) != len(claims)
+        events = []
+        for host, host_claims in claims.items():
+            basis = tuple(host_claims)
+            result = previous.get(host, _NO_HOST)
+            if result[0] != basis:
+                result = (basis, *_route_host(host, basis))
+                changed = True
+            results[host] = result
+            if result[2]:
+                events.append(result[2])
+        self._hosts = results
+        if changed:
+            self._host_table = tuple(results[host][1] for host in sorted(results)
+                                     if results[host][1] is not None)
+        return self._host_table, events
+
+    # ---- TLS -----------------------------------------------------------------------------
+
+    def _certificates(self, served: list[_Plan], secrets: Iterable[dict],
+                      log: EventLog) -> tuple:
+        with_tls = [plan for plan in served if plan.tls]
+        if not with_tls:
+            self._materials = {}
+            return ()
+        builder = CertificateBuilder(secrets, log, self._materials)
+        for plan in with_tls:
+            builder.add(plan.ingress)
+        self._materials = builder.materials
+        return builder.certificates()
+
+    # ---- Events --------------------------------------------------------------------------
+
+    def _all_events(self, served: list[_Plan], host_events: list[tuple[ControllerEvent, ...]],
+                    log: EventLog) -> tuple[tuple[ControllerEvent, ...], tuple[str, ...]]:
+        found = set(log.events())
+        for plan in served:
+            if plan.problems:
+                found.update(plan.problems)
+        for events in host_events:
+            found.update(events)
+        if found != self._events[0]:
+            ordered = tuple(sorted(found))
+            self._events = (frozenset(found), ordered, EventLog.notes(ordered))
+        return self._events[1], self._events[2]
+
+
+def _route_host(host: str, basis: tuple) -> tuple[HostRoutes | None,
+                                                  tuple[ControllerEvent, ...]]:
+    """One host's routes from its claims `(plan, item, resolution, ...)`, oldest Ingress
+    first: the first claim of a match key wins."""
+    if len(basis) == 3:  # one claim, the common case: nothing to sort out
+        plan, (_, path, path_type, _, _), resolution = basis
+        events = (plan.warning(resolution.problem.reason, resolution.problem.message),) \
+            if resolution.problem is not None else ()
+        if resolution.backend is None:
+            return None, events
+        return HostRoutes(host, (PathRule(path, path_type, resolution.backend, plan.source),)
+                          ), events
+    rules: dict[tuple[bool, str], PathRule] = {}
+    events = []
+    for i in range(0, len(basis), 3):
+        plan, (_, path, path_type, key, _), resolution = basis[i:i + 3]
+        winner = rules.get(key)
         if winner is not None:
-            by = "earlier in this Ingress" if winner.source == source else \
+            by = "earlier in this Ingress" if winner.source == plan.source else \
                 f"by Ingress {winner.source}"
-            self._log.warn(ref, "PathConflict", (
+            events.append(plan.warning("PathConflict", (
                 f'{path_type.value} path "{path}" on {_host_text(host)} is already served '
                 f'{by} ({winner.path_type.value} "{winner.path}" -> {winner.backend.name}); '
-                "this rule is ignored"))
-            return
-        resolution = self._resolver.resolve(ref[0], as_dict(item.get("backend")))
+                "this rule is ignored")))
+            continue
         if resolution.problem is not None:
-            self._log.warn(ref, resolution.problem.reason, resolution.problem.message)
+            events.append(plan.warning(resolution.problem.reason, resolution.problem.message))
         if resolution.backend is not None:
-            self._rules[host][key] = PathRule(path, path_type, resolution.backend, source)
+            rules[key] = PathRule(path, path_type, resolution.backend, plan.source)
+    routes = HostRoutes(host, sort_paths(list(rules.values()))) if rules else None
+    return routes, tuple(events)
 
-    def hosts(self) -> tuple[HostRoutes, ...]:
-        """Hosts sorted by name, each with its paths in precedence order."""
-        return tuple(HostRoutes(host, sort_paths(list(rules.values())))
-                     for host, rules in sorted(self._rules.items()) if rules)
+
+def _default_backend(served: list[_Plan], resolver: BackendResolver,
+                     log: EventLog) -> Backend | None:
+    """The oldest served Ingress's defaultBackend; a Warning on the others.
+
+    "defaultBackend is the backend that should handle requests that don't match any rule"."""
+    default: Backend | None = None
+    owner = ""
+    for plan in served:
+        if plan.default_backend is None:
+            continue
+        if default is not None:
+            winner = "this Ingress" if owner == plan.source else f"Ingress {owner}"
+            log.warn(plan.ref, "DefaultBackendConflict", (
+                f"the default backend is already {default.name} from {winner}; "
+                "this defaultBackend is ignored"))
+            continue
+        backend = plan.default_backend
+        resolution = backend if isinstance(backend, Resolution) else \
+            resolver.lookup(plan.ref[0], *backend)
+        if resolution.problem is not None:
+            log.warn(plan.ref, resolution.problem.reason, resolution.problem.message)
+        if resolution.backend is not None:
+            default, owner = resolution.backend, plan.source
+    return default
