@@ -85,11 +85,21 @@ class Kube:
         self.apply(namespace, body)
         return body
 
-    def replace_ingress(self, namespace: str, body: dict[str, Any]) -> None:
-        current = self.net.read_namespaced_ingress(body["metadata"]["name"], namespace)
+    def replace(self, namespace: str, body: dict[str, Any]) -> None:
+        """Update an Ingress or Secret to `body` (read-then-replace, as `kubectl replace`)."""
+        api = {"Ingress": (self.net.read_namespaced_ingress,
+                           self.net.replace_namespaced_ingress),
+               "Secret": (self.core.read_namespaced_secret,
+                          self.core.replace_namespaced_secret)}
+        read, write = api[body["kind"]]
+        name = body["metadata"]["name"]
+        current = read(name, namespace)
         body = {**body, "metadata": {**body["metadata"],
                                      "resourceVersion": current.metadata.resource_version}}
-        self.net.replace_namespaced_ingress(body["metadata"]["name"], namespace, body)
+        write(name, namespace, body)
+
+    def replace_ingress(self, namespace: str, body: dict[str, Any]) -> None:
+        self.replace(namespace, body)
 
     def echo_backends(self, namespace: str, *names: str, replicas: int = 1,
                       wait: bool = True, **kwargs: Any) -> None:
