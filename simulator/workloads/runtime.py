@@ -128,6 +128,9 @@ class RunningPod:
                 self.last_prestop_error = f"{container.view.name}: {exc}"
 
         work = asyncio.gather(*(run(c) for c in self._containers))
+        # Retrieve the outcome even when the kubelet is stopped mid-hook (cancellation), so
+        # asyncio does not log "exception was never retrieved".
+        work.add_done_callback(lambda f: f.cancelled() or f.exception())
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(work, timeout)
 
