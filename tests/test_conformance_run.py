@@ -42,7 +42,7 @@ def test_suite_passes_against_the_simulator_and_writes_reports(tmp_path: Path) -
     assert report["summary"]["by_level"]["core"]["passed"] >= 5
     assert {c["feature"] for c in report["cases"]} == {"host_rules"}
     assert all(c["outcome"] == "passed" for c in report["cases"]), report["cases"]
-    assert any(c["time_to_consistency_s"] for c in report["cases"])
+    assert any(c["time_to_consistency_s"] is not None for c in report["cases"])  # measured
     for name in ("report.md", "junit.xml", "report.html"):
         assert (tmp_path / "reports" / "latest" / name).is_file()
     assert "Gate (core): PASSED" in output

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import http.client
+import importlib.util
 import json
 import re
 import socket
@@ -23,6 +24,7 @@ from cryptography import x509
 from cryptography.x509.oid import NameOID
 
 from simulator.proxy import Proxy
+from simulator.proxy.timeouts import Deadline
 from simulator.proxy.tls import DEFAULT_COMMON_NAME
 from simulator.routing import (
     Backend,
@@ -46,8 +48,8 @@ DEADLINE = 30.0  # generous: only there to turn a hang into a failure
 class LoopThread:
     """An asyncio loop running in a daemon thread; `run` executes a coroutine on it."""
 
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
+    def __init__(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        self.loop = loop or asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
 
@@ -145,9 +147,19 @@ def routes(host: str, *rules: tuple[str, Backend] | tuple[str, Backend, PathType
     return HostRoutes(host, sort_paths(prs))
 
 
-@pytest.fixture(scope="module")
-def lt() -> Iterator[LoopThread]:
-    loop_thread = LoopThread()
+# The stock loop (as in `simulator up`), and uvloop when it is installed: the proxy uses only
+# the asyncio Protocol API, which both implement.
+LOOPS = ["asyncio"] + (["uvloop"] if importlib.util.find_spec("uvloop") else [])
+
+
+@pytest.fixture(scope="module", params=LOOPS)
+def lt(request: pytest.FixtureRequest) -> Iterator[LoopThread]:
+    if request.param == "uvloop":
+        import uvloop
+
+        loop_thread = LoopThread(uvloop.new_event_loop())
+    else:
+        loop_thread = LoopThread()
     yield loop_thread
     loop_thread.close()
 
@@ -226,6 +238,33 @@ def raw_exchange(address: tuple[str, int], data: bytes) -> bytes:
                 break
             chunks.append(chunk)
     return b"".join(chunks)
+
+
+def test_deadline_moves_and_expires() -> None:
+    async def scenario() -> list[tuple[bool, float]]:
+        loop = asyncio.get_running_loop()
+        deadline = Deadline(loop)
+        results = []
+        for timeout in (0.2, 0.05, 0.1):  # a later deadline, then a shorter one, then later
+            waiter = loop.create_future()
+            deadline.arm(waiter, timeout)
+            started = loop.time()
+            results.append((await waiter, loop.time() - started))
+            deadline.disarm()
+        waiter = loop.create_future()  # resolved before the deadline: never expired
+        deadline.arm(waiter, 0.05)
+        loop.call_later(0.01, waiter.set_result, True)
+        results.append((await waiter, 0.0))
+        deadline.disarm()
+        await asyncio.sleep(0.1)
+        assert waiter.result() is True
+        deadline.cancel()
+        return results
+
+    results = asyncio.run(scenario())
+    assert [r for r, _ in results] == [False, False, False, True]
+    for (_, took), timeout in zip(results[:3], (0.2, 0.05, 0.1), strict=True):
+        assert timeout - 0.01 <= took < timeout + 1.0
 
 
 # -- routing and answers ----------------------------------------------------------------------
@@ -446,6 +485,11 @@ SMUGGLING = {
     "asterisk": b"GET * HTTP/1.1\r\nHost: a\r\n\r\n",
     "bad-chunk-size": b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
                       b"zz\r\nabcd\r\n0\r\n\r\n",
+    "http-2-version": b"GET / HTTP/2.0\r\nHost: a\r\n\r\n",
+    "connect": b"CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n",
+    "control-char-in-value": b"GET / HTTP/1.1\r\nHost: a\r\nX-A: b\x01c\r\n\r\n",
+    "te-chunked-then-gzip": b"POST / HTTP/1.1\r\nHost: a\r\n"
+                            b"Transfer-Encoding: chunked, gzip\r\n\r\n",
 }
 
 
@@ -476,6 +520,70 @@ def test_pipelined_requests_are_checked_one_by_one(proxy_factory: Callable[..., 
                        b"GET /never HTTP/1.1\r\nHost: a\r\n\r\n")
     assert re.findall(rb"HTTP/1\.1 (\d{3}) ", raw) == [b"200", b"200", b"400"]
     assert [r["raw_path"] for r in one.requests] == ["/first", "/second"]
+
+
+def test_many_pipelined_requests_answered_in_order(
+        proxy_factory: Callable[..., Proxy], two: tuple[Upstream, Upstream]) -> None:
+    # More than the proxy queues before it stops reading: reading pauses and resumes.
+    one, _ = two
+    proxy = proxy_factory(RoutingTable(hosts=(routes("", ("/", backend("one", one.endpoint))),)))
+    assert proxy.http_address is not None
+    requests = b"".join(b"GET /%d HTTP/1.1\r\nHost: a\r\n\r\n" % i for i in range(30))
+    raw = raw_exchange(proxy.http_address,
+                       requests + b"GET /last HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+    assert re.findall(rb"HTTP/1\.1 (\d{3}) ", raw) == [b"200"] * 31
+    assert raw.count(b"\r\nConnection: close\r\n") == 1
+    assert [r["raw_path"] for r in one.requests] == [f"/{i}" for i in range(30)] + ["/last"]
+
+
+def test_upgrade_requests_are_declined(proxy_factory: Callable[..., Proxy],
+                                       two: tuple[Upstream, Upstream]) -> None:
+    # The parser stops at a request asking to switch protocols; the proxy answers it as a
+    # plain request (Upgrade is hop-by-hop) and goes on reading the connection, body included.
+    one, _ = two
+    proxy = proxy_factory(RoutingTable(hosts=(routes("", ("/", backend("one", one.endpoint))),)))
+    assert proxy.http_address is not None
+    raw = raw_exchange(proxy.http_address,
+                       b"GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\n"
+                       b"Upgrade: websocket\r\n\r\n"
+                       b"POST /length HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\n"
+                       b"Upgrade: h2c\r\nContent-Length: 5\r\n\r\nhello"
+                       b"POST /chunked HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\n"
+                       b"Upgrade: h2c\r\nTransfer-Encoding: chunked\r\n\r\n"
+                       b"3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"
+                       b"GET /last HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+    assert re.findall(rb"HTTP/1\.1 (\d{3}) ", raw) == [b"200"] * 4
+    assert [(r["raw_path"], r["body"]) for r in one.requests] == [
+        ("/ws", ""), ("/length", "hello"), ("/chunked", "abcde"), ("/last", "")]
+    for info in one.requests:
+        assert header(info, "Upgrade") == []
+
+
+def test_half_closed_client_is_answered(proxy_factory: Callable[..., Proxy],
+                                        two: tuple[Upstream, Upstream]) -> None:
+    one, _ = two
+    proxy = proxy_factory(RoutingTable(hosts=(routes("", ("/", backend("one", one.endpoint))),)))
+    assert proxy.http_address is not None
+    with socket.create_connection(proxy.http_address, timeout=DEADLINE) as s:
+        s.sendall(b"GET /half HTTP/1.1\r\nHost: a\r\n\r\n")
+        s.shutdown(socket.SHUT_WR)
+        reply = b""
+        while chunk := s.recv(65536):
+            reply += chunk
+    assert reply.startswith(b"HTTP/1.1 200 ") and b'"/half"' in reply
+
+
+def test_client_connection_close_and_request_ids(proxy_factory: Callable[..., Proxy],
+                                                 two: tuple[Upstream, Upstream]) -> None:
+    one, _ = two
+    proxy = proxy_factory(RoutingTable(hosts=(routes("", ("/", backend("one", one.endpoint))),)))
+    assert proxy.http_address is not None
+    raw = raw_exchange(proxy.http_address,
+                       b"GET /1 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
+                       b"GET /2 HTTP/1.1\r\nHost: a\r\n\r\n")
+    assert raw.count(b"HTTP/1.1 ") == 1 and b"\r\nConnection: close\r\n" in raw
+    ids = {header(echo(get(proxy, f"/{i}")[1]), "X-Request-ID")[0] for i in range(100)}
+    assert len(ids) == 100 and all(re.fullmatch("[0-9a-f]{32}", i) for i in ids)
 
 
 def test_expect_100_continue(proxy_factory: Callable[..., Proxy],
@@ -582,6 +690,10 @@ class RawUpstream:
     (b"HTTP/1.0 200 OK\r\n\r\nclose-delimited", True, 200),
     (b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n",
      False, 201),
+    (b"HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: x\r\n\r\n",
+     False, 502),  # a switch nobody asked for
+    (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n"
+     b"0\r\n\r\n", False, 502),  # ambiguous framing
 ])
 def test_misbehaving_upstreams(reply: bytes, close: bool, expected: int, lt: LoopThread,
                                proxy_factory: Callable[..., Proxy]) -> None:
@@ -598,6 +710,45 @@ def test_misbehaving_upstreams(reply: bytes, close: bool, expected: int, lt: Loo
             assert response.status == expected
             if expected == 502:
                 assert body.startswith(b"502 Bad Gateway") and b"Traceback" not in body
+    finally:
+        lt.run(upstream.stop())
+
+
+def test_close_delimited_response_reframed(lt: LoopThread,
+                                           proxy_factory: Callable[..., Proxy]) -> None:
+    upstream = lt.run(RawUpstream(lt, b"HTTP/1.0 200 OK\r\nX-A: 1\r\n\r\nclose-delimited",
+                                  close=True).start())
+    try:
+        proxy = proxy_factory(RoutingTable(hosts=(
+            routes("", ("/", backend("raw", upstream.endpoint))),)))
+        assert proxy.http_address is not None
+        conn = http.client.HTTPConnection(*proxy.http_address, timeout=DEADLINE)
+        for _ in range(2):  # HTTP/1.1 client: chunked, and the connection stays open
+            response, body = get(proxy, "/", conn=conn)
+            assert (response.status, body) == (200, b"close-delimited")
+            assert response.getheader("Transfer-Encoding") == "chunked"
+            assert response.getheader("X-A") == "1"
+        conn.close()
+        raw = raw_exchange(proxy.http_address, b"GET / HTTP/1.0\r\nHost: a\r\n\r\n")
+        head, _, body = raw.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200 ") and b"\r\nConnection: close" in head
+        assert b"Transfer-Encoding" not in head and body == b"close-delimited"
+    finally:
+        lt.run(upstream.stop())
+
+
+def test_head_response_keeps_pooled_connection(lt: LoopThread,
+                                               proxy_factory: Callable[..., Proxy]) -> None:
+    upstream = lt.run(RawUpstream(lt, b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n",
+                                  close=False).start())
+    try:
+        proxy = proxy_factory(RoutingTable(hosts=(
+            routes("", ("/", backend("raw", upstream.endpoint))),)))
+        for _ in range(3):
+            response, body = get(proxy, "/", method="HEAD")
+            assert response.status == 200 and body == b""
+            assert response.getheader("Content-Length") == "5"
+        assert proxy.pool.connects == 1 and upstream.connections == 1
     finally:
         lt.run(upstream.stop())
 

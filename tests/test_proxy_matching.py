@@ -1,5 +1,6 @@
 """The proxy's pure routing decisions: the Kubernetes docs' examples, host rules, path
-normalisation, and property tests against a deliberately naive oracle."""
+normalisation, and property tests against a deliberately naive oracle; and the other pure
+parts of the proxy (request framing checks, header rewriting)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from simulator.proxy.framing import examine, framing_problem
+from simulator.proxy.headers import (
+    ClientInfo,
+    forward_request_headers,
+    forward_response_headers,
+    serialize,
+)
 from simulator.proxy.matching import MatchKind, RouteIndex, match
 from simulator.proxy.uri import (
     Target,
@@ -379,3 +387,58 @@ def test_route_index_is_match(case: tuple[RoutingTable, str, str]) -> None:
     t, host, path = case
     index = RouteIndex(t)
     assert index.match(host, path) == match(t, host, path)
+
+
+# -- framing and headers -------------------------------------------------------------------
+
+@pytest.mark.parametrize(("headers", "version", "problem"), [
+    ([(b"Host", b"a")], "1.1", None),
+    ([(b"Host", b"a"), (b"Content-Length", b"4")], "1.0", None),
+    ([(b"Host", b"a"), (b"Transfer-Encoding", b"Chunked ")], "1.1", None),
+    ([(b"Content-Length", b"4"), (b"Transfer-Encoding", b"chunked")], "1.1",
+     "both Content-Length and Transfer-Encoding"),
+    ([(b"Content-length", b"4"), (b"CONTENT-LENGTH", b"4")], "1.1", "duplicate Content-Length"),
+    ([(b"Content-Length", b"4, 4")], "1.1", "Content-Length with several values"),
+    ([(b"Transfer-Encoding", b"chunked")], "1.0", "Transfer-Encoding in an HTTP/1.0 request"),
+    ([(b"Transfer-Encoding", b"gzip, chunked")], "1.1", "unsupported Transfer-Encoding"),
+    ([(b"Transfer-Encoding", b"chunked")] * 2, "1.1", "Transfer-Encoding repeated"),
+    ([(b"Host", b"a")], "0.9", "unsupported HTTP version"),
+    ([(b"Host", b"a")], "2.0", "unsupported HTTP version"),
+])
+def test_framing_problem(headers: list[tuple[bytes, bytes]], version: str,
+                         problem: str | None) -> None:
+    assert framing_problem(headers, version) == problem
+
+
+def test_examine_reads_hosts_and_body_framing() -> None:
+    framing = examine([(b"host", b"a"), (b"HOST", b"b"), (b"Content-Length", b"000")], "1.1")
+    assert framing.hosts == [b"a", b"b"] and framing.content_length == b"000"
+    assert not framing.has_body and not framing.chunked
+    assert examine([(b"Content-Length", b"10")], "1.1").has_body
+    assert examine([(b"Transfer-Encoding", b"chunked")], "1.1").has_body
+    assert not examine([], "1.1").has_body
+
+
+def test_forward_request_headers() -> None:
+    client = ClientInfo("10.0.0.1", "https", 8443)
+    out = forward_request_headers(
+        [(b"Host", b"a.example"), (b"Connection", b"keep-alive, X-Hop"), (b"X-Hop", b"1"),
+         (b"x-forwarded-for", b"192.0.2.1"), (b"X-Real-IP", b"6.6.6.6"), (b"Expect", b"100"),
+         (b"Proxy-Foo", b"1"), (b"TE", b"trailers"), (b"X-Keep", b"yes")],
+        client, b"a.example:8443", b"id-1", chunked=True, host=b"b.example")
+    assert out == [
+        (b"Host", b"b.example"), (b"X-Keep", b"yes"),
+        (b"X-Forwarded-For", b"192.0.2.1, 10.0.0.1"), (b"X-Forwarded-Proto", b"https"),
+        (b"X-Forwarded-Host", b"a.example:8443"), (b"X-Forwarded-Port", b"8443"),
+        (b"X-Real-IP", b"10.0.0.1"), (b"X-Request-ID", b"id-1"),
+        (b"Transfer-Encoding", b"chunked"),
+    ]
+    assert serialize(out[:2]) == b"Host: b.example\r\nX-Keep: yes\r\n"
+
+
+def test_forward_response_headers() -> None:
+    assert forward_response_headers([
+        (b"Server", b"x"), (b"Connection", b"close, X-Gone"), (b"x-gone", b"1"),
+        (b"Keep-Alive", b"timeout=5"), (b"Transfer-Encoding", b"chunked"),
+        (b"Proxy-Authenticate", b"Basic"), (b"Content-Length", b"2"),
+    ]) == [(b"Server", b"x"), (b"Content-Length", b"2")]

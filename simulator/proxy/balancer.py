@@ -15,16 +15,16 @@ class RoundRobin:
     def __init__(self) -> None:
         self._next: dict[str, int] = {}
 
-    def order(self, backend: Backend) -> list[Endpoint]:
+    def order(self, backend: Backend) -> tuple[Endpoint, ...]:
         """The endpoints to try for one request: the round-robin pick first, then the others
         in ring order (used only to retry after a connect failure). Advances the ring by one.
         """
-        endpoints = list(backend.endpoints)
+        endpoints = tuple(backend.endpoints)
         if not endpoints:
-            return []
+            return endpoints
         start = self._next.get(backend.name, 0) % len(endpoints)
         self._next[backend.name] = start + 1
-        return endpoints[start:] + endpoints[:start]
+        return endpoints[start:] + endpoints[:start] if start else endpoints
 
 
 class InFlight:

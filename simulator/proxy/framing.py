@@ -1,72 +1,84 @@
-"""Request-smuggling checks h11 does not make on its own. Pure.
+"""Request-smuggling checks on a parsed request head. Pure.
 
-h11 parses the request and already rejects: an empty or malformed header name, whitespace
-before the colon, a non-numeric or empty Content-Length, conflicting Content-Length values,
-and any Transfer-Encoding other than exactly "chunked". It quietly ACCEPTS some shapes that
-one hop may read differently from the next, so the proxy refuses them here, before anything
-is forwarded (a request that reaches no upstream cannot desynchronise one):
+llhttp (the httptools parser) already rejects, before the head is complete: an empty or
+malformed header name, whitespace before the colon, obs-fold (RFC 9112 5.2 lets a server
+reject it with 400), control characters in values, a non-numeric, signed, empty or listed
+("5, 5") Content-Length, a repeated Content-Length (RFC 9110 8.6 lets a recipient "reject the
+message as invalid"), Content-Length together with Transfer-Encoding, and a request
+Transfer-Encoding whose final coding is not chunked. The proxy repeats those framing checks
+here on the fields as received (a request that reaches no upstream cannot desynchronise one)
+and adds the shapes llhttp accepts:
 
 - Content-Length together with Transfer-Encoding. RFC 9112 6.1: "A server MAY reject a request
   that contains both Content-Length and Transfer-Encoding ... Regardless, the server MUST
   close the connection after responding to such a request".
-- Content-Length repeated, even with equal values, or as a list ("5, 5"). RFC 9110 8.6 lets a
-  recipient "either reject the message as invalid or replace the duplicated field values";
-  rejecting is the choice that no downstream parser can disagree with.
+- Content-Length repeated, even with equal values, or as a list ("5, 5").
+- Transfer-Encoding other than exactly one `chunked` (what h11 accepted before).
 - Transfer-Encoding in an HTTP/1.0 request. RFC 9112 6.1: such a message MUST be treated "as
   if the framing is faulty".
-- obs-fold (a header line starting with SP or HTAB), which h11 unfolds silently. RFC 9112 5.2:
-  a server that receives obs-fold "MUST either reject the message by sending a 400 (Bad
-  Request) ... or replace each received obs-fold with one or more SP octets".
-
-h11 hides duplicates of equal Content-Length values, so the checks read the raw header
-block too: `raw_head` is the bytes h11 parsed the request from (up to the blank line).
+- HTTP versions other than 1.0 and 1.1 (llhttp reads "GET /" as HTTP/0.9).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 
-_HEAD_END = re.compile(rb"\n\r?\n")
+
+class Framing:
+    """What a request head says about its framing and host, read in one pass."""
+
+    __slots__ = ("problem", "hosts", "content_length", "chunked")
+
+    def __init__(self, problem: str | None, hosts: list[bytes], content_length: bytes | None,
+                 chunked: bool) -> None:
+        self.problem = problem  # why the request is refused (400), or None
+        self.hosts = hosts  # the values of every Host field
+        self.content_length = content_length  # the (single, numeric) Content-Length value
+        self.chunked = chunked  # Transfer-Encoding: chunked
+
+    @property
+    def has_body(self) -> bool:
+        """Whether a body follows the head (RFC 9112 6.3)."""
+        return self.chunked or (self.content_length is not None
+                                and self.content_length.strip(b" \t0") != b"")
 
 
-def head_lines(raw: bytes) -> list[bytes] | None:
-    """The header lines (request line excluded) of the first message head in `raw`, split the
-    way h11 splits them (LF, an optional CR before it removed); None if the head is
-    incomplete."""
-    end = _HEAD_END.search(raw)
-    if end is None:
-        return None
-    lines = raw[: end.start()].split(b"\n")
-    return [line[:-1] if line.endswith(b"\r") else line for line in lines[1:]]
-
-
-def framing_problem(
-    raw_head: bytes, headers: Iterable[tuple[bytes, bytes]], http_version: bytes
-) -> str | None:
-    """Why a request's framing is refused (a short reason for the 400 body), or None.
-
-    `headers` are h11's parsed (lower-case name, value) pairs; `raw_head` as above.
-    """
-    names = [name.lower() for name, _ in headers]
-    has_te = b"transfer-encoding" in names
-    has_cl = b"content-length" in names
-    if has_te and has_cl:
-        return "both Content-Length and Transfer-Encoding"
-    if has_te and http_version == b"1.0":
-        return "Transfer-Encoding in an HTTP/1.0 request"
-    lines = head_lines(raw_head)
-    if lines is None:  # cannot happen for a head h11 accepted; refuse rather than guess
-        return "unreadable header block"
+def examine(headers: Iterable[tuple[bytes, bytes]], http_version: str) -> Framing:
+    """The framing of a request head (`headers`: the (name, value) pairs as received;
+    `http_version`: "1.1", "1.0", ...), with the reason to refuse it if any."""
+    hosts: list[bytes] = []
+    content_length: bytes | None = None
     content_lengths = 0
-    for line in lines:
-        if line[:1] in (b" ", b"\t"):
-            return "obsolete line folding"
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
+    transfer_encodings = 0
+    problem = None
+    for name, value in headers:
+        lower = name.lower()
+        if lower == b"host":
+            hosts.append(value)
+        elif lower == b"content-length":
             content_lengths += 1
+            content_length = value
             if b"," in value:
-                return "Content-Length with several values"
-    if content_lengths > 1:
-        return "duplicate Content-Length"
-    return None
+                problem = problem or "Content-Length with several values"
+        elif lower == b"transfer-encoding":
+            transfer_encodings += 1
+            if value.strip().lower() != b"chunked":
+                problem = problem or "unsupported Transfer-Encoding"
+    if http_version != "1.1" and http_version != "1.0":
+        problem = "unsupported HTTP version"
+    elif problem is not None:
+        pass
+    elif transfer_encodings and content_lengths:
+        problem = "both Content-Length and Transfer-Encoding"
+    elif transfer_encodings and http_version == "1.0":
+        problem = "Transfer-Encoding in an HTTP/1.0 request"
+    elif content_lengths > 1:
+        problem = "duplicate Content-Length"
+    elif transfer_encodings > 1:
+        problem = "Transfer-Encoding repeated"
+    return Framing(problem, hosts, content_length, transfer_encodings > 0)
+
+
+def framing_problem(headers: Iterable[tuple[bytes, bytes]], http_version: str) -> str | None:
+    """Why a request's framing is refused (a short reason for the 400 body), or None."""
+    return examine(headers, http_version).problem

@@ -1,11 +1,10 @@
 """Header rewriting between client and upstream. Pure: every function maps header lists to
-header lists (h11 style: (name, value) byte pairs)."""
+header lists ((name, value) byte pairs, names as received)."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 Headers = list[tuple[bytes, bytes]]
 
@@ -24,6 +23,9 @@ _REPLACED = frozenset({
     b"x-forwarded-proto", b"x-forwarded-host", b"x-forwarded-port", b"x-real-ip",
 })
 
+# Fields forward_request_headers looks at (everything else passes unless Connection names it).
+_SPECIAL = HOP_BY_HOP | _REPLACED | {b"x-forwarded-for", b"x-request-id", b"expect", b"host"}
+
 # A client-supplied request id is kept only if it is a plain token (it ends up in logs).
 _REQUEST_ID = re.compile(rb"[A-Za-z0-9._:\-]{1,200}")
 
@@ -39,20 +41,30 @@ def connection_options(headers: Iterable[tuple[bytes, bytes]]) -> set[bytes]:
 
 def without_hop_by_hop(headers: Iterable[tuple[bytes, bytes]]) -> Headers:
     """`headers` minus the hop-by-hop fields and the fields named in Connection."""
-    headers = list(headers)
-    drop = HOP_BY_HOP | connection_options(headers)
-    return [(n, v) for n, v in headers
-            if n.lower() not in drop and not n.lower().startswith(b"proxy-")]
+    out: Headers = []
+    options: set[bytes] | None = None
+    for name, value in headers:
+        lower = name.lower()
+        if lower in HOP_BY_HOP or lower.startswith(b"proxy-"):
+            if lower == b"connection":
+                options = options or set()
+                options.update(t.strip().lower() for t in value.split(b",") if t.strip())
+            continue
+        out.append((name, value))
+    if options:
+        return [(n, v) for n, v in out if n.lower() not in options]
+    return out
 
 
-@dataclass(frozen=True)
 class ClientInfo:
-    """What the proxy knows about the request's hop, for the forwarding headers."""
+    """What the proxy knows about a client connection, for the forwarding headers."""
 
-    address: str  # the client's IP address
-    proto: str  # "http" or "https": the scheme the client used to reach the proxy
-    port: int  # the proxy port the client connected to
-    host: str  # the Host the client asked for (as sent, port included)
+    __slots__ = ("address", "proto", "port")
+
+    def __init__(self, address: str, proto: str, port: int) -> None:
+        self.address = address.encode("ascii")  # the client's IP address
+        self.proto = proto.encode("ascii")  # "http" or "https", as the client reached us
+        self.port = str(port).encode("ascii")  # the proxy port the client connected to
 
 
 def request_id(headers: Iterable[tuple[bytes, bytes]]) -> bytes | None:
@@ -64,32 +76,43 @@ def request_id(headers: Iterable[tuple[bytes, bytes]]) -> bytes | None:
 
 
 def forward_request_headers(
-    headers: Iterable[tuple[bytes, bytes]], client: ClientInfo, req_id: bytes, *,
-    chunked: bool, host: bytes | None = None,
+    headers: Iterable[tuple[bytes, bytes]], client: ClientInfo, forwarded_host: bytes,
+    req_id: bytes, *, chunked: bool, host: bytes | None = None,
 ) -> Headers:
     """The header list sent upstream: hop-by-hop fields removed, Expect removed (the proxy
-    answers 100-continue itself), forwarding fields set, `Host` replaced when `host` is
-    given (absolute-form request-target, RFC 9112 3.2.2), and `Transfer-Encoding: chunked`
-    added when the body is streamed without a length."""
-    out: Headers = []
+    answers 100-continue itself), forwarding fields set (`forwarded_host`: the Host the
+    client asked for, port included), `Host` replaced when `host` is given (absolute-form
+    request-target, RFC 9112 3.2.2), and `Transfer-Encoding: chunked` added when the body is
+    streamed without a length."""
+    kept: list[tuple[bytes, bytes, bytes]] = []
     forwarded_for: list[bytes] = []
-    for name, value in without_hop_by_hop(headers):
+    options: set[bytes] | None = None
+    for name, value in headers:
         lower = name.lower()
-        if lower == b"x-forwarded-for":
-            forwarded_for.append(value.strip())
-        elif lower in _REPLACED or lower in (b"x-request-id", b"expect"):
+        if lower in _SPECIAL:
+            if lower == b"host":
+                kept.append((lower, name, value if host is None else host))
+            elif lower == b"x-forwarded-for":
+                forwarded_for.append(value.strip())
+            elif lower == b"connection":
+                options = options or set()
+                options.update(t.strip().lower() for t in value.split(b",") if t.strip())
             continue
-        elif lower == b"host" and host is not None:
-            out.append((name, host))
-        else:
-            out.append((name, value))
-    address = client.address.encode("ascii")
-    chain = b", ".join([v for v in forwarded_for if v] + [address])
+        if lower.startswith(b"proxy-"):
+            continue
+        kept.append((lower, name, value))
+    if options:
+        out = [(n, v) for lower, n, v in kept if lower not in options]
+    else:
+        out = [(n, v) for _, n, v in kept]
+    address = client.address
+    chain = b", ".join([v for v in forwarded_for if v] + [address]) if forwarded_for \
+        else address
     out += [
         (b"X-Forwarded-For", chain),
-        (b"X-Forwarded-Proto", client.proto.encode("ascii")),
-        (b"X-Forwarded-Host", client.host.encode("ascii", "replace")),
-        (b"X-Forwarded-Port", str(client.port).encode("ascii")),
+        (b"X-Forwarded-Proto", client.proto),
+        (b"X-Forwarded-Host", forwarded_host),
+        (b"X-Forwarded-Port", client.port),
         (b"X-Real-IP", address),
         (b"X-Request-ID", req_id),
     ]
@@ -99,6 +122,11 @@ def forward_request_headers(
 
 
 def forward_response_headers(headers: Iterable[tuple[bytes, bytes]]) -> Headers:
-    """The header list sent back to the client: hop-by-hop fields removed (h11 adds the
-    framing and Connection fields this hop needs)."""
+    """The header list sent back to the client: hop-by-hop fields removed (the proxy adds
+    the framing and Connection fields this hop needs)."""
     return without_hop_by_hop(headers)
+
+
+def serialize(headers: Iterable[tuple[bytes, bytes]]) -> bytes:
+    """Header lines as they go on the wire (each ending in CRLF)."""
+    return b"".join([b"%s: %s\r\n" % pair for pair in headers])

@@ -1,34 +1,54 @@
-"""The reference data plane: an asyncio HTTP/1.1 reverse proxy (h11) with HTTP and HTTPS
-listeners serving a RoutingTable that can be swapped atomically at any time."""
+"""The reference data plane: an asyncio HTTP/1.1 reverse proxy with HTTP and HTTPS listeners
+serving a RoutingTable that can be swapped atomically at any time.
+
+Connections are asyncio Protocols (`downstream.ClientConnection`, `upstream.
+UpstreamConnection`) around the llhttp parser (httptools); one coroutine per client
+connection drives its requests. The per-request path avoids what costs without buying
+anything: routing decisions are cached per table, header blocks are written in one piece,
+and a response that has fully arrived goes to the client in one write."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+import os
 import ssl
-import uuid
 import weakref
-from dataclasses import dataclass
-
-import h11
+from dataclasses import dataclass, field
 
 from simulator.routing import Endpoint, RoutingTable
 
 from .balancer import InFlight, RoundRobin
-from .downstream import ClientError, Downstream, HeadTimeout
-from .framing import framing_problem
-from .headers import ClientInfo, forward_request_headers, forward_response_headers, request_id
+from .downstream import BadRequest, ClientConnection, ClientError, HeadTimeout, Request
+from .framing import Framing, examine
+from .headers import (
+    ClientInfo,
+    forward_request_headers,
+    forward_response_headers,
+    request_id,
+    serialize,
+)
 from .matching import Match, RouteIndex
 from .tls import TLSIndex, generate_self_signed, server_context
-from .upstream import Pool, UpstreamBroken, UpstreamConnection, UpstreamError, UpstreamTimeout
-from .uri import Target, normalize_host, parse_target, split_authority
+from .upstream import (
+    END,
+    Pool,
+    ResponseHead,
+    UpstreamBroken,
+    UpstreamConnection,
+    UpstreamError,
+    UpstreamTimeout,
+)
+from .uri import normalize_host, parse_target, split_authority
 
 log = logging.getLogger(__name__)
 
 # RFC 9110 9.2.2: methods whose repetition has the same effect as one request; only these
 # are retried on another endpoint after a failure.
 IDEMPOTENT = frozenset({b"GET", b"HEAD", b"OPTIONS", b"TRACE", b"PUT", b"DELETE"})
+CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+ROUTE_CACHE_SIZE = 4096  # routing decisions remembered per table
 
 
 @dataclass(frozen=True)
@@ -40,6 +60,8 @@ class _State:
     routes: RouteIndex
     tls: TLSIndex
     endpoints: frozenset[str]
+    # (request-target, Host value) -> _Route: routing is a pure function of the table
+    cache: dict[tuple[bytes, bytes | None], _Route] = field(default_factory=dict)
 
     @classmethod
     def build(cls, table: RoutingTable,
@@ -51,14 +73,72 @@ class _State:
         return cls(table, RouteIndex(table), TLSIndex(table.certificates, cache), endpoints)
 
 
-@dataclass(frozen=True)
+class _Route:
+    """What a request-target and Host value mean for one table: a reason to refuse the
+    request (400), or where it goes."""
+
+    __slots__ = ("problem", "origin", "authority", "absolute_host", "hostname", "found")
+
+    def __init__(self, problem: str | None, origin: bytes = b"", authority: str = "",
+                 absolute_host: bytes | None = None, hostname: str = "",
+                 found: Match | None = None) -> None:
+        self.problem = problem
+        self.origin = origin  # the target in origin-form, exactly as sent
+        self.authority = authority  # the Host the client asked for, port included
+        self.absolute_host = absolute_host  # the authority of an absolute-form target
+        self.hostname = hostname  # normalised: lower case, no port, no trailing dot
+        self.found = found
+
+    @classmethod
+    def decide(cls, routes: RouteIndex, target_bytes: bytes, host: bytes | None) -> _Route:
+        # llhttp only accepts visible ASCII in the request-target (RFC 9112 3.2).
+        try:
+            text = target_bytes.decode("ascii")
+        except UnicodeDecodeError:
+            return cls("unsupported request-target")
+        target = parse_target(text)
+        if target is None:
+            return cls("unsupported request-target")
+        absolute = target.authority is not None
+        # RFC 9112 3.2.2: a server receiving absolute-form "MUST ignore the received Host
+        # header field (if any) and instead use the host information of the request-target".
+        if target.authority is not None:
+            authority = target.authority
+        else:
+            authority = host.decode("latin-1") if host is not None else ""
+        if (authority or absolute) and split_authority(authority) is None:
+            # RFC 9112 3.2: an invalid Host field value -> 400.
+            return cls("invalid Host")
+        return cls(None, target.origin.encode("ascii"), authority,
+                   authority.encode("ascii") if absolute else None, normalize_host(authority),
+                   routes.match(authority, target.origin))
+
+
 class _Hop:
     """Facts about the client connection a request arrived on."""
 
-    scheme: str  # "http" or "https"
-    client_ip: str
-    local_port: int
-    sni: str | None  # the normalised SNI name, on TLS connections that sent one
+    __slots__ = ("scheme", "client", "sni")
+
+    def __init__(self, scheme: str, client: ClientInfo, sni: str | None) -> None:
+        self.scheme = scheme  # "http" or "https"
+        self.client = client
+        self.sni = sni  # the normalised SNI name, on TLS connections that sent one
+
+
+class _RequestIds:
+    """Random 32-hex-digit request ids, drawn from the OS in batches."""
+
+    def __init__(self) -> None:
+        self._hex = b""
+        self._pos = 0
+
+    def next(self) -> bytes:
+        pos = self._pos
+        if pos >= len(self._hex):
+            self._hex = os.urandom(2048).hex().encode()
+            pos = 0
+        self._pos = pos + 32
+        return self._hex[pos:pos + 32]
 
 
 class _Retry(Exception):
@@ -101,6 +181,8 @@ class Proxy:
         self.in_flight = InFlight()
         self._servers: dict[str, asyncio.Server] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._connections: set[ClientConnection] = set()
+        self._ids = _RequestIds()
         self._sni: weakref.WeakKeyDictionary[ssl.SSLObject, str] = weakref.WeakKeyDictionary()
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -108,22 +190,26 @@ class Proxy:
 
     async def start(self) -> None:
         """Open the listeners."""
-        self._loop = asyncio.get_running_loop()
+        loop = self._loop = asyncio.get_running_loop()
         if self._ports["http"] is not None:
-            self._servers["http"] = await asyncio.start_server(
-                self._on_http, self.host, self._ports["http"])
+            self._servers["http"] = await loop.create_server(
+                lambda: ClientConnection(self._accept, self.client_timeout, "http"),
+                self.host, self._ports["http"])
         if self._ports["https"] is not None:
             cert_pem, key_pem = self._default_certificate or generate_self_signed()
             base = server_context(cert_pem, key_pem)
             base.sni_callback = self._select_certificate
-            self._servers["https"] = await asyncio.start_server(
-                self._on_https, self.host, self._ports["https"], ssl=base,
+            self._servers["https"] = await loop.create_server(
+                lambda: ClientConnection(self._accept, self.client_timeout, "https"),
+                self.host, self._ports["https"], ssl=base,
                 ssl_handshake_timeout=self.client_timeout)
 
     async def stop(self) -> None:
         """Close the listeners and every connection (in-flight requests are cut)."""
         for server in self._servers.values():
             server.close()
+        for conn in list(self._connections):
+            conn.abort()
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:
@@ -205,212 +291,229 @@ class Proxy:
 
     # -- connections ----------------------------------------------------------------------
 
-    async def _on_http(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await self._serve(reader, writer, "http")
+    def _accept(self, conn: ClientConnection) -> None:
+        """A client connected (TLS: and finished its handshake): start serving it."""
+        assert self._loop is not None
+        task = self._loop.create_task(self._serve(conn))
+        self._tasks.add(task)
+        self._connections.add(conn)
 
-    async def _on_https(self, reader: asyncio.StreamReader,
-                        writer: asyncio.StreamWriter) -> None:
-        await self._serve(reader, writer, "https")
+        def done(_: object) -> None:
+            self._tasks.discard(task)
+            self._connections.discard(conn)
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                     scheme: str) -> None:
-        task = asyncio.current_task()
-        if task is not None:
-            self._tasks.add(task)
-        peer = writer.get_extra_info("peername") or ("", 0)
-        local = writer.get_extra_info("sockname") or ("", 0)
-        sslobj = writer.get_extra_info("ssl_object")
-        hop = _Hop(scheme, str(peer[0]), int(local[1]),
+        task.add_done_callback(done)
+
+    async def _serve(self, conn: ClientConnection) -> None:
+        transport = conn.transport
+        assert transport is not None
+        peer = transport.get_extra_info("peername") or ("", 0)
+        local = transport.get_extra_info("sockname") or ("", 0)
+        sslobj = transport.get_extra_info("ssl_object")
+        hop = _Hop(conn.scheme, ClientInfo(str(peer[0]), conn.scheme, int(local[1])),
                    self._sni.get(sslobj) if sslobj is not None else None)
-        down = Downstream(reader, writer, self.client_timeout)
         try:
             while True:
                 try:
-                    request = await down.read_request()
-                except h11.RemoteProtocolError as exc:
-                    status = 431 if exc.error_status_hint == 431 else 400
-                    await down.respond(status, "malformed request", close=True)
-                    break
+                    request = await conn.read_request()
                 except HeadTimeout:
-                    await down.respond(408, close=True)
+                    conn.respond(408, close=True)
+                    break
+                except BadRequest as exc:
+                    conn.respond(exc.status, str(exc), close=True)
                     break
                 if request is None:
                     break
-                if not await self._handle(down, request, hop) or not down.next_cycle():
+                if not await self._handle(conn, request, hop) or not conn.next_cycle():
                     break
         except ClientError:
             pass
         except Exception:
             log.exception("proxy connection failed")
             with contextlib.suppress(Exception):
-                await down.respond(500, close=True)
+                conn.respond(500, close=True)
         finally:
-            down.close()
-            if task is not None:
-                self._tasks.discard(task)
+            conn.close()
 
     # -- one request ----------------------------------------------------------------------
 
-    async def _handle(self, down: Downstream, request: h11.Request, hop: _Hop) -> bool:
+    async def _handle(self, conn: ClientConnection, request: Request, hop: _Hop) -> bool:
         """Answer one request; True when the connection may serve another."""
         state = self._state  # this request's table, whatever update() does meanwhile
-        problem = framing_problem(down.raw_head, request.headers, request.http_version)
-        if problem is not None:
+        framing = examine(request.headers, request.http_version)
+        if framing.problem is not None:
             # RFC 9112 6.1 / 6.3: respond 400 and close; nothing is forwarded.
-            await down.respond(400, problem, close=True)
+            conn.respond(400, framing.problem, close=True)
             return False
-        # h11 only accepts visible ASCII in the request-target (RFC 9112 3.2).
-        target = parse_target(request.target.decode("ascii"))
-        if target is None:
-            await down.respond(400, "unsupported request-target", close=True)
-            return False
-        hosts = [v for n, v in request.headers if n == b"host"]
+        hosts = framing.hosts
         if len(hosts) > 1:
             # RFC 9112 3.2: more than one Host field -> 400.
-            await down.respond(400, "several Host headers", close=True)
+            conn.respond(400, "several Host headers", close=True)
             return False
-        absolute = target.authority is not None
-        # RFC 9112 3.2.2: a server receiving absolute-form "MUST ignore the received Host
-        # header field (if any) and instead use the host information of the request-target".
-        if target.authority is not None:
-            authority = target.authority
-        else:
-            authority = hosts[0].decode("latin-1") if hosts else ""
-        if (authority or absolute) and split_authority(authority) is None:
-            # RFC 9112 3.2: an invalid Host field value -> 400.
-            await down.respond(400, "invalid Host", close=True)
+        if not hosts and request.http_version == "1.1":
+            # RFC 9112 3.2: "A server MUST respond with a 400 (Bad Request) status code to
+            # any HTTP/1.1 request message that lacks a Host header field".
+            conn.respond(400, "missing Host", close=True)
             return False
-        hostname = normalize_host(authority)
+        key = (request.target, hosts[0] if hosts else None)
+        route = state.cache.get(key)
+        if route is None:
+            route = _Route.decide(state.routes, *key)
+            if len(state.cache) >= ROUTE_CACHE_SIZE:
+                state.cache.clear()
+            state.cache[key] = route
+        if route.problem is not None:
+            conn.respond(400, route.problem, close=True)
+            return False
+        hostname = route.hostname
 
-        if hop.scheme == "https" and hop.sni:
+        if hop.sni and hop.scheme == "https":
             by_sni = state.tls.lookup(hop.sni)
             if (by_sni is not None and not by_sni.covers(hostname)
                     and state.tls.lookup(hostname) is not None):
                 # RFC 9110 15.5.20: the connection's certificate was chosen for another TLS
                 # host; the client must retry on a connection for this one.
-                return await self._answer(down, 421, f"{hostname} is not served on a "
-                                          f"connection for {hop.sni}")
-        if (hop.scheme == "http" and self.https_redirect and "https" in self._servers
+                return conn.respond(421, f"{hostname} is not served on a connection for "
+                                    f"{hop.sni}")
+        if (self.https_redirect and hop.scheme == "http" and "https" in self._servers
                 and state.tls.lookup(hostname) is not None):
-            return await self._redirect(down, authority, target.origin)
+            return self._redirect(conn, route)
 
-        found: Match = state.routes.match(authority, target.origin)
+        found = route.found
+        assert found is not None
         if found.backend is None:
-            return await self._answer(down, 404, "no route")
+            return conn.respond(404, "no route")
         if not found.backend.endpoints:
-            return await self._answer(down, 503, f"no endpoints for {found.backend.name}")
-        client = ClientInfo(hop.client_ip, hop.scheme, hop.local_port, authority)
-        return await self._forward(down, request, target, found, client)
+            return conn.respond(503, f"no endpoints for {found.backend.name}")
+        return await self._forward(conn, request, route, framing, hop)
 
-    async def _answer(self, down: Downstream, status: int, detail: str) -> bool:
-        await down.respond(status, detail)
-        return True
-
-    async def _redirect(self, down: Downstream, authority: str, origin: str) -> bool:
+    def _redirect(self, conn: ClientConnection, route: _Route) -> bool:
         # RFC 9110 15.4.9: 308 keeps the method and body; Location = same host and target.
-        parts = split_authority(authority)
-        name = parts[0] if parts else authority
+        parts = split_authority(route.authority)
+        name = parts[0] if parts else route.authority
         address = self.https_address
         port = self.https_redirect_port or (address[1] if address else 443)
-        location = f"https://{name}{'' if port == 443 else f':{port}'}{origin}"
-        await down.respond(308, "use https", headers=[(b"Location", location.encode())])
-        return True
+        location = f"https://{name}{'' if port == 443 else f':{port}'}" \
+                   f"{route.origin.decode('ascii')}"
+        return conn.respond(308, "use https", headers=[(b"Location", location.encode())])
 
-    async def _forward(self, down: Downstream, request: h11.Request, target: Target,
-                       found: Match, client: ClientInfo) -> bool:
+    async def _forward(self, conn: ClientConnection, request: Request, route: _Route,
+                       framing: Framing, hop: _Hop) -> bool:
         """Send the request to one of the backend's endpoints and stream the answer back."""
-        assert found.backend is not None
-        lengths = [v for n, v in request.headers if n == b"content-length"]
-        chunked = any(n == b"transfer-encoding" for n, _ in request.headers)
-        has_body = chunked or (bool(lengths) and int(lengths[0]) > 0)
-        req_id = request_id(request.headers) or uuid.uuid4().hex.encode()
-        absolute_host = target.authority.encode("ascii") if target.authority is not None else None
-        headers = forward_request_headers(request.headers.raw_items(), client, req_id,
-                                          chunked=chunked, host=absolute_host)
+        found = route.found
+        assert found is not None and found.backend is not None
+        headers = request.headers
+        req_id = request_id(headers) or self._ids.next()
+        chunked = framing.chunked
+        forwarded = forward_request_headers(
+            headers, hop.client, route.authority.encode("ascii", "replace"), req_id,
+            chunked=chunked, host=route.absolute_host)
         endpoints = self.balancer.order(found.backend)
-        if not any(n.lower() == b"host" for n, _ in headers):
-            headers.insert(0, (b"Host", endpoints[0].hostport.encode()))
+        if not framing.hosts and route.absolute_host is None:
+            forwarded.insert(0, (b"Host", endpoints[0].hostport.encode()))
         # The ORIGINAL target in origin-form (RFC 9112 3.2.1): never the normalised path.
-        upstream_request = h11.Request(method=request.method, target=target.origin.encode(),
-                                       headers=headers)
-
-        idempotent = request.method in IDEMPOTENT
+        head = b"%s %s HTTP/1.1\r\n%s\r\n" % (request.method, route.origin,
+                                              serialize(forwarded))
+        has_body = framing.has_body
+        method = request.method
+        idempotent = method in IDEMPOTENT
         failure: UpstreamError | None = None
         for endpoint in endpoints if idempotent else endpoints[:1]:
             fresh = False
             while True:
                 try:
-                    up = await self.pool.acquire(endpoint, self.connect_timeout, fresh=fresh)
+                    up = None if fresh else self.pool.take(endpoint.hostport)
+                    if up is None:
+                        up = await self.pool.connect(endpoint, self.connect_timeout)
                 except UpstreamError as exc:
                     log.info("%s: %s", found.backend.name, exc)
                     failure = exc
                     break
                 try:
-                    return await self._exchange(down, up, upstream_request, has_body, endpoint,
+                    return await self._exchange(conn, up, head, has_body, chunked, endpoint,
                                                 retry=idempotent and not has_body and not fresh)
                 except _Retry:
                     fresh = True
         assert failure is not None
         detail = "upstream timed out" if failure.status == 504 else "upstream unreachable"
-        await down.respond(failure.status, detail)
-        return down.conn.our_state is h11.DONE and down.body_complete()
+        return conn.respond(failure.status, detail)
 
-    async def _exchange(self, down: Downstream, up: UpstreamConnection,
-                        upstream_request: h11.Request, has_body: bool, endpoint: Endpoint,
+    async def _exchange(self, conn: ClientConnection, up: UpstreamConnection, head: bytes,
+                        has_body: bool, chunked: bool, endpoint: Endpoint,
                         retry: bool) -> bool:
         """One request/response exchange on `up`; True when the client connection may go
         on. Raises _Retry when a reused connection died before any answer and `retry`."""
         timeout = self.upstream_timeout
-        self.in_flight.enter(endpoint.hostport)
+        request = conn.request
+        assert request is not None
+        hostport = endpoint.hostport
+        self.in_flight.enter(hostport)
         keep_upstream = False
         try:
-            await up.send(upstream_request, timeout)
+            up.begin(request.method == b"HEAD")
+            up.write(head)
             if has_body:
-                if down.conn.they_are_waiting_for_100_continue:
-                    await down.send(h11.InformationalResponse(status_code=100, headers=[]))
+                if conn.waiting_for_continue:
+                    conn.write(CONTINUE)
                 while True:
-                    event = await down.next_event()
-                    if isinstance(event, h11.Data):
-                        await up.send(h11.Data(data=event.data), timeout)
-                    elif isinstance(event, h11.EndOfMessage):
+                    piece = await conn.next_body()
+                    if piece is None:
                         break
-            else:
-                down.body_complete()  # no body: h11 ends the request without more I/O
-            await up.send(h11.EndOfMessage(), timeout)
+                    up.write(b"%x\r\n%s\r\n" % (len(piece), piece) if chunked else piece)
+                    await up.drain(timeout)
+                if chunked:
+                    up.write(b"0\r\n\r\n")
 
             event = await up.next_event(timeout)
-            while isinstance(event, h11.InformationalResponse):  # 1xx: not relayed
-                event = await up.next_event(timeout)
-            assert isinstance(event, h11.Response)
-            await down.send(h11.Response(
-                status_code=event.status_code, reason=event.reason,
-                headers=forward_response_headers(event.headers.raw_items())))
+            assert type(event) is ResponseHead
+            close = not request.keep_alive
+            rechunk = False
+            lines = [b"HTTP/1.1 %d %s\r\n" % (event.status, event.reason),
+                     serialize(forward_response_headers(event.headers))]
+            if not event.bodyless and (event.chunked or event.until_close):
+                if request.http_version == "1.1":
+                    rechunk = True
+                    lines.append(b"Transfer-Encoding: chunked\r\n")
+                else:
+                    close = True  # HTTP/1.0: the body ends when the connection closes
+            if close:
+                lines.append(b"Connection: close\r\n")
+            lines.append(b"\r\n")
+            conn.response_started = True
+            # Write what has already arrived in one piece; wait for the rest.
             while True:
-                event = await up.next_event(timeout)
-                if isinstance(event, h11.Data):
-                    await down.send(h11.Data(data=event.data))
-                elif isinstance(event, h11.EndOfMessage):
-                    await down.send(h11.EndOfMessage())
+                event = up.next_nowait()
+                if event is None:
+                    conn.write(b"".join(lines))
+                    lines = []
+                    await conn.drain()
+                    event = await up.next_event(timeout)
+                if event is END:
+                    if rechunk:
+                        lines.append(b"0\r\n\r\n")
                     break
+                if rechunk:
+                    lines.append(b"%x\r\n%s\r\n" % (len(event), event))  # type: ignore
+                else:
+                    lines.append(event)  # type: ignore[arg-type]
+            conn.write(b"".join(lines))
             # An endpoint that left the table meanwhile gets no pooled connection back.
-            keep_upstream = endpoint.hostport in self._state.endpoints
-            return down.conn.our_state is h11.DONE and down.conn.their_state is h11.DONE
+            keep_upstream = hostport in self._state.endpoints
+            return not close
         except UpstreamError as exc:
             if (retry and up.reused and isinstance(exc, UpstreamBroken) and not exc.received
-                    and down.can_respond()):
+                    and conn.can_respond()):
                 raise _Retry() from None
-            log.info("upstream %s: %s", endpoint.hostport, exc)
-            if not down.can_respond():
+            log.info("upstream %s: %s", hostport, exc)
+            if not conn.can_respond():
                 raise ClientError("upstream failed mid-response") from None
             detail = "upstream timed out" if isinstance(exc, UpstreamTimeout) else \
                 "upstream failed"
-            await down.respond(exc.status, detail)
-            return down.conn.our_state is h11.DONE and down.body_complete()
+            return conn.respond(exc.status, detail)
         except ClientError as exc:
-            if down.can_respond():
-                with contextlib.suppress(ClientError):
-                    await down.respond(exc.status, str(exc), close=True)
+            if conn.can_respond():
+                conn.respond(exc.status, str(exc), close=True)
             raise
         finally:
-            self.in_flight.leave(endpoint.hostport)
+            self.in_flight.leave(hostport)
             self.pool.release(up, keep=keep_upstream)

@@ -1,16 +1,26 @@
-"""Connections to upstream endpoints: h11 client connections and a keep-alive pool."""
+"""Connections to upstream endpoints: asyncio Protocols feeding an httptools (llhttp)
+response parser, and a keep-alive pool."""
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import time
 
-import h11
+from httptools import (
+    HttpParserCallbackError,
+    HttpParserError,
+    HttpParserUpgrade,
+    HttpResponseParser,
+)
 
 from simulator.routing import Endpoint
 
-READ_SIZE = 65536
+from .timeouts import Deadline
+
+END = object()  # event: the response body has ended
+READ_LIMIT = 256 * 1024  # queued response-body bytes before reading from the upstream pauses
 
 
 class UpstreamError(Exception):
@@ -37,71 +47,296 @@ class UpstreamBroken(UpstreamError):
         self.received = received  # whether any response bytes had arrived
 
 
-class UpstreamConnection:
-    """One TCP connection to an endpoint, driven by an h11 client state machine."""
+class _Stop(Exception):
+    """Raised from a parser callback to stop parsing (the response to HEAD has no body)."""
 
-    def __init__(self, hostport: str, reader: asyncio.StreamReader,
-                 writer: asyncio.StreamWriter, *, reused: bool = False) -> None:
+
+class ResponseHead:
+    """A final (non-1xx) response head. `headers` as received (raw bytes, in order)."""
+
+    __slots__ = ("status", "reason", "headers", "keep_alive", "content_length", "chunked",
+                 "until_close", "bodyless")
+
+    def __init__(self, status: int, reason: bytes, headers: list[tuple[bytes, bytes]],
+                 keep_alive: bool, content_length: bytes | None, chunked: bool,
+                 bodyless: bool) -> None:
+        self.status = status
+        self.reason = reason
+        self.headers = headers
+        self.keep_alive = keep_alive
+        self.content_length = content_length
+        self.chunked = chunked
+        self.bodyless = bodyless  # HEAD, 204, 304: no body whatever the fields say
+        # RFC 9112 6.3 item 8: no Content-Length, not chunked -> the body ends at close.
+        self.until_close = not bodyless and content_length is None and not chunked
+
+
+class UpstreamConnection(asyncio.Protocol):
+    """One TCP connection to an endpoint. `begin` starts an exchange; `next_event` then
+    yields the ResponseHead, the body pieces (bytes) and END."""
+
+    def __init__(self, hostport: str) -> None:
         self.hostport = hostport
-        self.reader = reader
-        self.writer = writer
-        self.conn = h11.Connection(h11.CLIENT)
-        self.reused = reused
+        self.transport: asyncio.Transport | None = None
+        self.loop = asyncio.get_event_loop()
+        self._deadline = Deadline(self.loop)
+        self.reused = False
         self.received = False  # any byte of the current response arrived
         self.idle_since = 0.0
+        self.closed = False
+        self._parser: HttpResponseParser | None = None
+        self._events: collections.deque[object] = collections.deque()
+        self._waiter: asyncio.Future[bool] | None = None
+        self._drain_waiter: asyncio.Future[bool] | None = None
+        self._writing_paused = False
+        self._reading_paused = False
+        self._queued = 0  # body bytes in _events
+        self._head_request = False
+        self._informational = False
+        self._head: ResponseHead | None = None
+        self._done = False
+        self._reason = b""
+        self._headers: list[tuple[bytes, bytes]] = []
 
-    async def send(self, event: h11.Event, timeout: float) -> None:
-        """Send one h11 event, waiting at most `timeout` seconds for the socket to drain."""
-        data = self.conn.send(event)
-        if not data:
+    # -- asyncio.Protocol ------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        parser = self._parser
+        if parser is None:  # bytes on an idle connection: it cannot be trusted any more
+            self.closed = True
+            with contextlib.suppress(Exception):
+                self.transport.abort()  # type: ignore[union-attr]
             return
+        self.received = True
         try:
-            self.writer.write(data)
-            await asyncio.wait_for(self.writer.drain(), timeout)
-        except asyncio.TimeoutError:
-            raise UpstreamTimeout("upstream write timed out") from None
-        except (ConnectionError, OSError) as exc:
-            raise UpstreamBroken(f"upstream write failed: {exc}", received=self.received) from None
+            parser.feed_data(data)
+        except HttpParserCallbackError as exc:
+            self._parser = None
+            if not isinstance(exc.__context__, _Stop):
+                self._broken(f"bad upstream response: {exc}")
+        except HttpParserUpgrade:
+            self._parser = None
+            self._broken("upstream switched protocols unasked")
+        except HttpParserError as exc:
+            self._parser = None
+            self._broken(f"bad upstream response: {exc}")
+        self._wake()
 
-    async def next_event(self, timeout: float) -> h11.Event:
-        """The next h11 event of the response; `timeout` bounds each wait for bytes."""
-        while True:
+    def eof_received(self) -> None:
+        self._closed_by_peer()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._closed_by_peer()
+        self._deadline.cancel()
+        drain = self._drain_waiter
+        if drain is not None and not drain.done():
+            drain.set_result(False)
+
+    def pause_writing(self) -> None:
+        self._writing_paused = True
+
+    def resume_writing(self) -> None:
+        self._writing_paused = False
+        drain = self._drain_waiter
+        if drain is not None and not drain.done():
+            drain.set_result(True)
+
+    def _closed_by_peer(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        if self._parser is None or self._done:
+            return
+        self._parser = None
+        head = self._head
+        if head is not None and head.until_close:
+            self._done = True
+            self._events.append(END)
+        else:
+            self._broken("upstream closed the connection")
+        self._wake()
+
+    def _broken(self, message: str) -> None:
+        self._done = True
+        self._events.append(UpstreamBroken(message, received=self.received))
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and self._events and not waiter.done():
+            waiter.set_result(True)
+
+    # -- httptools callbacks ---------------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        self._reason = b""
+        self._headers = []
+
+    def on_status(self, reason: bytes) -> None:
+        self._reason += reason
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._headers.append((name, value))
+
+    def on_headers_complete(self) -> None:
+        parser = self._parser
+        assert parser is not None
+        status = parser.get_status_code()
+        if status < 200:  # 1xx (101 stops the parser): not relayed, the final one follows
+            self._informational = True
+            return
+        content_length = None
+        chunked = False
+        for name, value in self._headers:
+            lower = name.lower()
+            if lower == b"content-length":
+                content_length = value
+            elif lower == b"transfer-encoding":
+                chunked = value.lower().rstrip().endswith(b"chunked")
+        bodyless = self._head_request or status == 204 or status == 304
+        head = ResponseHead(status, self._reason, self._headers, parser.should_keep_alive(),
+                            content_length, chunked, bodyless)
+        self._head = head
+        self._events.append(head)
+        if self._head_request:
+            # A response to HEAD ends at its head (RFC 9110 9.3.2), which llhttp cannot be
+            # told: stop it here.
+            self._done = True
+            self._events.append(END)
+            raise _Stop()
+
+    def on_body(self, body: bytes) -> None:
+        if not self._informational:
+            self._events.append(body)
+            self._queued += len(body)
+            if self._queued > READ_LIMIT and not self._reading_paused:
+                self._reading_paused = True
+                self.transport.pause_reading()  # type: ignore[union-attr]
+
+    def on_message_complete(self) -> None:
+        if self._informational:
+            self._informational = False
+            return
+        self._done = True
+        self._events.append(END)
+
+    # -- one exchange ----------------------------------------------------------------------
+
+    def begin(self, head_request: bool) -> None:
+        """Start an exchange: a fresh parser for the response to come."""
+        self._parser = HttpResponseParser(self)
+        self._events.clear()
+        self._head_request = head_request
+        self._informational = False
+        self._head = None
+        self._done = False
+        self.received = False
+        self._queued = 0
+
+    def write(self, data: bytes) -> None:
+        if self.closed:
+            raise UpstreamBroken("upstream write failed: connection closed",
+                                 received=self.received)
+        self.transport.write(data)  # type: ignore[union-attr]
+
+    async def drain(self, timeout: float) -> None:
+        """Wait until the socket takes more data, at most `timeout` seconds."""
+        if not self._writing_paused:
+            return
+        if self.closed:
+            raise UpstreamBroken("upstream write failed: connection closed",
+                                 received=self.received)
+        waiter = self.loop.create_future()
+        self._drain_waiter = waiter
+        self._deadline.arm(waiter, timeout)
+        try:
+            resumed = await waiter
+        finally:
+            self._deadline.disarm()
+            self._drain_waiter = None
+        if not resumed:
+            if self.closed:
+                raise UpstreamBroken("upstream write failed: connection closed",
+                                     received=self.received)
+            raise UpstreamTimeout("upstream write timed out")
+
+    def next_nowait(self) -> object | None:
+        """The next event if one is already there, else None."""
+        events = self._events
+        if not events:
+            return None
+        event = events.popleft()
+        if type(event) is bytes:
+            self._consumed(len(event))  # type: ignore[arg-type]
+        elif isinstance(event, UpstreamError):
+            raise event
+        return event
+
+    def _consumed(self, size: int) -> None:
+        self._queued -= size
+        if self._reading_paused and self._queued <= READ_LIMIT // 2:
+            self._resume_reading()
+
+    def _resume_reading(self) -> None:
+        self._reading_paused = False
+        if not self.closed:
+            with contextlib.suppress(Exception):
+                self.transport.resume_reading()  # type: ignore[union-attr]
+
+    async def next_event(self, timeout: float) -> object:
+        """The next event of the response (ResponseHead, bytes, END); `timeout` bounds each
+        wait for bytes."""
+        events = self._events
+        if not events:
+            waiter = self.loop.create_future()
+            self._waiter = waiter
+            self._deadline.arm(waiter, timeout)
             try:
-                event = self.conn.next_event()
-            except h11.RemoteProtocolError as exc:
-                raise UpstreamBroken(f"bad upstream response: {exc}",
-                                     received=self.received) from None
-            if event is h11.NEED_DATA:
-                try:
-                    data = await asyncio.wait_for(self.reader.read(READ_SIZE), timeout)
-                except asyncio.TimeoutError:
-                    raise UpstreamTimeout("upstream response timed out") from None
-                except (ConnectionError, OSError) as exc:
-                    raise UpstreamBroken(f"upstream read failed: {exc}",
-                                         received=self.received) from None
-                if data:
-                    self.received = True
-                self.conn.receive_data(data)  # b"" tells h11 the peer closed
-                continue
-            if isinstance(event, h11.ConnectionClosed):
-                raise UpstreamBroken("upstream closed the connection", received=self.received)
-            return event
+                arrived = await waiter
+            finally:
+                self._deadline.disarm()
+                self._waiter = None
+            if not arrived or not events:
+                raise UpstreamTimeout("upstream response timed out")
+        event = events.popleft()
+        if type(event) is bytes:
+            self._consumed(len(event))  # type: ignore[arg-type]
+        elif isinstance(event, UpstreamError):
+            raise event
+        return event
 
     @property
     def reusable(self) -> bool:
         """Whether the exchange ended cleanly with both sides willing to go on."""
-        return self.conn.our_state is h11.DONE and self.conn.their_state is h11.DONE
+        head = self._head
+        return (self._done and not self.closed and head is not None and head.keep_alive
+                and not self._events)
 
     @property
     def stale(self) -> bool:
         """Whether the idle connection is known to be closed by the peer."""
-        return self.reader.at_eof() or self.writer.is_closing()
+        return self.closed or self.transport is None or self.transport.is_closing()
+
+    def idle(self) -> None:
+        """The exchange is over and the connection goes back to the pool."""
+        self._parser = None
+        self._head = None
+        self._events.clear()
+        self._queued = 0
+        if self._reading_paused:  # (cannot be: the body was read to its end)
+            self._resume_reading()
 
     def close(self) -> None:
         """Close the socket now (no graceful shutdown: the connection is not reusable)."""
-        transport = self.writer.transport
-        with contextlib.suppress(Exception):
-            transport.abort()
+        self.closed = True
+        self._parser = None
+        self._deadline.cancel()
+        transport = self.transport
+        if transport is not None:
+            with contextlib.suppress(Exception):
+                transport.abort()
 
 
 class Pool:
@@ -113,6 +348,20 @@ class Pool:
         self._idle: dict[str, list[UpstreamConnection]] = {}
         self.connects = 0  # TCP connections opened (for tests and reports)
 
+    def take(self, hostport: str) -> UpstreamConnection | None:
+        """An idle pooled connection to `hostport` that is still usable, if there is one."""
+        idle = self._idle.get(hostport)
+        if idle:
+            now = time.monotonic()
+            while idle:
+                conn = idle.pop()
+                if conn.stale or now - conn.idle_since > self.idle_timeout:
+                    conn.close()
+                    continue
+                conn.reused = True
+                return conn
+        return None
+
     async def acquire(self, endpoint: Endpoint, timeout: float, *,
                       fresh: bool = False) -> UpstreamConnection:
         """A ready connection to `endpoint`: an idle pooled one unless `fresh`, else a new one.
@@ -120,25 +369,25 @@ class Pool:
         Raises ConnectFailed or UpstreamTimeout.
         """
         key = endpoint.hostport
-        idle = self._idle.get(key, [])
-        now = time.monotonic()
-        while idle and not fresh:
-            conn = idle.pop()
-            if conn.stale or now - conn.idle_since > self.idle_timeout:
-                conn.close()
-                continue
-            conn.reused = True
-            conn.received = False
-            return conn
+        if not fresh:
+            conn = self.take(key)
+            if conn is not None:
+                return conn
+        return await self.connect(endpoint, timeout)
+
+    async def connect(self, endpoint: Endpoint, timeout: float) -> UpstreamConnection:
+        """A new connection to `endpoint`. Raises ConnectFailed or UpstreamTimeout."""
+        key = endpoint.hostport
+        loop = asyncio.get_running_loop()
         try:
-            reader, writer = await asyncio.wait_for(
-                asyncio.open_connection(endpoint.address, endpoint.port), timeout)
+            _, conn = await asyncio.wait_for(loop.create_connection(
+                lambda: UpstreamConnection(key), endpoint.address, endpoint.port), timeout)
         except asyncio.TimeoutError:
             raise UpstreamTimeout(f"connect to {key} timed out") from None
         except OSError as exc:
             raise ConnectFailed(f"connect to {key} failed: {exc.strerror or exc}") from None
         self.connects += 1
-        return UpstreamConnection(key, reader, writer)
+        return conn
 
     def release(self, conn: UpstreamConnection, *, keep: bool) -> None:
         """Return a connection after an exchange: pooled when `keep` and it is reusable,
@@ -146,11 +395,13 @@ class Pool:
         if not (keep and conn.reusable) or conn.stale:
             conn.close()
             return
-        conn.conn.start_next_cycle()
+        conn.idle()
         conn.idle_since = time.monotonic()
-        idle = self._idle.setdefault(conn.hostport, [])
+        idle = self._idle.get(conn.hostport)
+        if idle is None:
+            idle = self._idle[conn.hostport] = []
         idle.append(conn)
-        while len(idle) > self.max_idle_per_endpoint:
+        if len(idle) > self.max_idle_per_endpoint:
             idle.pop(0).close()
 
     def retain(self, hostports: frozenset[str] | set[str]) -> None:

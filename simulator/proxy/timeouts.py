@@ -1,0 +1,62 @@
+"""A cheap timeout for the waits of one connection.
+
+Scheduling and cancelling a timer for every wait (what `asyncio.wait_for` does, and more)
+costs more than the rest of a small request's bookkeeping. A `Deadline` instead keeps at most
+one timer per connection: each wait only moves the deadline, and when the timer fires early
+(the deadline moved on meanwhile) it re-arms itself for the remainder. The timer therefore
+fires about once per timeout period, not once per request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+
+class Deadline:
+    """Resolves the current waiter with False once `timeout` seconds have passed since it
+    was armed (the waker resolves it with True first when what it waits for arrives)."""
+
+    __slots__ = ("_loop", "_when", "_handle", "_handle_when", "_waiter")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._when = 0.0
+        self._handle: asyncio.TimerHandle | None = None
+        self._handle_when = 0.0
+        self._waiter: asyncio.Future[bool] | None = None
+
+    def arm(self, waiter: asyncio.Future[bool], timeout: float) -> None:
+        """Expire `waiter` in `timeout` seconds unless it is done or disarmed before."""
+        when = self._loop.time() + timeout
+        self._when = when
+        self._waiter = waiter
+        handle = self._handle
+        if handle is None or self._handle_when > when:
+            if handle is not None:
+                handle.cancel()
+            self._handle = self._loop.call_at(when, self._fire)
+            self._handle_when = when
+
+    def disarm(self) -> None:
+        """Nothing is waited for any more (the timer may still fire, harmlessly)."""
+        self._waiter = None
+
+    def cancel(self) -> None:
+        """Drop the timer (the connection is closed)."""
+        self._waiter = None
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+
+    def _fire(self) -> None:
+        self._handle = None
+        waiter = self._waiter
+        if waiter is None:
+            return
+        if self._loop.time() + 0.001 >= self._when:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(False)
+        else:
+            self._handle = self._loop.call_at(self._when, self._fire)
+            self._handle_when = self._when
