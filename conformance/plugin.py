@@ -49,7 +49,8 @@ PROPERTY = "conformance"  # the user_properties key carrying a case's metadata
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("conformance", "Ingress conformance suite")
     group.addoption("--target", default=None,
-                    help="target to run against: simulator (default) or kubeconfig")
+                    help="target to run against: simulator (default), nginx, haproxy (the "
+                         "reference controller driving a real proxy), kubeconfig or traefik")
     group.addoption("--kubeconfig", default=None,
                     help="kubeconfig of the cluster (target kubeconfig; default $KUBECONFIG)")
     group.addoption("--http-address", default=None,
@@ -65,6 +66,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="preStop sleep of the zero-downtime recipe (default: the target's)")
     group.addoption("--simulator-process", action="store_true",
                     help="run the simulator as `python -m simulator up` instead of a thread")
+    group.addoption("--traefik-bin", default=None,
+                    help="Traefik binary (target traefik; default: traefik on PATH, else "
+                         "built once from source into ~/.cache/ingress-conformance)")
+    group.addoption("--nginx-bin", default=None,
+                    help="nginx binary for --target nginx (default: nginx on PATH)")
+    group.addoption("--haproxy-bin", default=None,
+                    help="haproxy binary for --target haproxy (default: haproxy on PATH)")
     group.addoption("--gate", choices=sorted(GATES), default="core",
                     help="fail the run when a case of this level (or stricter) fails")
     group.addoption("--baseline", default=None,
@@ -174,6 +182,9 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         controller_version=config.getoption("controller_version"),
         prestop_seconds=config.getoption("prestop_seconds"),
         simulator_process=config.getoption("simulator_process"),
+        nginx_bin=config.getoption("nginx_bin"),
+        haproxy_bin=config.getoption("haproxy_bin"),
+        traefik_bin=config.getoption("traefik_bin"),
     )
     say = _progress(config)
     name = config.getoption("target") or "simulator"

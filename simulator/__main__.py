@@ -35,8 +35,11 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--ready-file", type=Path,
                     help='once serving, write {"apiserver", "http", "https", "kubeconfig", '
                          '"ingress_class"} here')
-    up.add_argument("--data-plane", default="builtin", choices=["builtin"],
-                    help="the proxy the reference controller drives")
+    up.add_argument("--data-plane", default="builtin", choices=["builtin", "nginx", "haproxy"],
+                    help="the proxy the reference controller drives: the in-process one "
+                         "(builtin) or a real nginx / HAProxy process")
+    up.add_argument("--nginx-bin", help="nginx binary (default: nginx on PATH)")
+    up.add_argument("--haproxy-bin", help="haproxy binary (default: haproxy on PATH)")
     up.add_argument("--seed", type=int, default=0, help="seed for every random choice")
     up.add_argument("--http-port", type=int, default=0, help="proxy HTTP port (default: free)")
     up.add_argument("--https-port", type=int, default=0,
@@ -82,11 +85,17 @@ def _run_scenario(args: argparse.Namespace) -> int:
 
 
 async def _serve_up(args: argparse.Namespace) -> int:
+    from .dataplanes.base import BinaryNotFound
     from .up import Simulator, SimulatorOptions
 
-    sim = Simulator(SimulatorOptions(seed=args.seed, api_port=args.api_port,
-                                     http_port=args.http_port, https_port=args.https_port,
-                                     data_plane=args.data_plane))
+    try:
+        sim = Simulator(SimulatorOptions(
+            seed=args.seed, api_port=args.api_port, http_port=args.http_port,
+            https_port=args.https_port, data_plane=args.data_plane, nginx_bin=args.nginx_bin,
+            haproxy_bin=args.haproxy_bin))
+    except BinaryNotFound as exc:
+        print(f"error: --data-plane {args.data_plane}: {exc}", file=sys.stderr)
+        return 2
     try:
         await sim.start()
     except (OSError, RuntimeError, TimeoutError) as exc:

@@ -1,8 +1,10 @@
 """`python -m simulator up`: the whole simulated environment in one process.
 
-The API server, the cluster's control loops and pods, and the reference proxy share one
-asyncio event loop; the reference controller runs on its own threads with the official
-`kubernetes` client, talking to the API server over HTTP like any other controller.
+The API server, the cluster's control loops and pods, and the data plane's supervisor (the
+in-process reference proxy by default; `--data-plane nginx|haproxy` runs the real proxy as a
+child process) share one asyncio event loop; the reference controller runs on its own
+threads with the official `kubernetes` client, talking to the API server over HTTP like any
+other controller.
 """
 
 from __future__ import annotations
@@ -17,10 +19,13 @@ import kubernetes
 from .apiserver.app import ApiServer
 from .cluster import Cluster
 from .controller.controller import ControllerConfig, ReferenceController
+from .dataplanes.base import DataPlane
 from .loopthread import LoopThread
 from .proxy import Proxy
 
-DATA_PLANES = ("builtin",)
+# builtin: the in-process reference proxy; nginx and haproxy: the real processes, driven
+# through configuration files rendered from the same RoutingTable (simulator/dataplanes/).
+DATA_PLANES = ("builtin", "nginx", "haproxy")
 INGRESS_CLASS = "reference"
 
 
@@ -33,6 +38,23 @@ class SimulatorOptions:
     host: str = "127.0.0.1"
     data_plane: str = "builtin"
     token: str | None = None
+    nginx_bin: str | None = None
+    haproxy_bin: str | None = None
+
+
+def make_data_plane(options: SimulatorOptions) -> DataPlane:
+    """The data plane `options.data_plane` names (raises BinaryNotFound, saying how to
+    install it, when a real proxy is missing)."""
+    ports = (options.http_port, options.https_port, options.host)
+    if options.data_plane == "nginx":
+        from .dataplanes.nginx_process import NginxDataPlane
+
+        return NginxDataPlane(*ports, nginx_bin=options.nginx_bin)
+    if options.data_plane == "haproxy":
+        from .dataplanes.haproxy_process import HAProxyDataPlane
+
+        return HAProxyDataPlane(*ports, haproxy_bin=options.haproxy_bin)
+    return Proxy(*ports)
 
 
 class Simulator:
@@ -41,12 +63,13 @@ class Simulator:
     def __init__(self, options: SimulatorOptions | None = None) -> None:
         self.options = options or SimulatorOptions()
         if self.options.data_plane not in DATA_PLANES:
-            raise ValueError(f"unknown data plane {self.options.data_plane!r}; this build has: "
-                             f"{', '.join(DATA_PLANES)} (nginx and haproxy come later)")
+            raise ValueError(f"unknown data plane {self.options.data_plane!r}; choose one of: "
+                             f"{', '.join(DATA_PLANES)}")
         self.apiserver = ApiServer(self.options.host, self.options.api_port,
                                    token=self.options.token)
         self.cluster = Cluster("", token=self.options.token, seed=self.options.seed)
-        self.proxy = Proxy(self.options.http_port, self.options.https_port, self.options.host)
+        # The data plane the controller drives (the reference proxy unless --data-plane).
+        self.proxy: DataPlane = make_data_plane(self.options)
         self.controller: ReferenceController | None = None
         self._client: kubernetes.client.ApiClient | None = None
 

@@ -49,6 +49,9 @@ class TargetOptions:
     controller_version: str | None = None
     prestop_seconds: int | None = None
     simulator_process: bool = False
+    traefik_bin: str | None = None
+    nginx_bin: str | None = None
+    haproxy_bin: str | None = None
     workdir: str = "."
 
 
