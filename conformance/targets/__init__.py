@@ -1,13 +1,16 @@
-"""Conformance targets by name: `--target simulator` (default) or `--target kubeconfig`."""
+"""Conformance targets by name: `--target simulator` (default), `nginx` and `haproxy` (the
+reference controller driving a real proxy), `kubeconfig` (an existing cluster)."""
 
 from __future__ import annotations
 
 from .base import Target, TargetError, TargetInfo, TargetOptions
 from .kubeconfig import KubeconfigTarget
-from .simulator import SimulatorTarget
+from .simulator import HAProxyTarget, NginxTarget, SimulatorTarget
 
 TARGETS: dict[str, type[Target]] = {
     SimulatorTarget.name: SimulatorTarget,
+    NginxTarget.name: NginxTarget,
+    HAProxyTarget.name: HAProxyTarget,
     KubeconfigTarget.name: KubeconfigTarget,
 }
 
