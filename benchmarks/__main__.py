@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import sys
 
-from . import apiserver, cluster, conformance, controller, proxy
+from . import apiserver, cluster, conformance, controller, dataplanes, proxy
 
 BENCHMARKS = {
     "apiserver": apiserver.main,
     "cluster": cluster.main,
     "conformance": conformance.main,
     "controller": controller.main,
+    "dataplanes": dataplanes.main,
     "proxy": proxy.main,
 }
 
