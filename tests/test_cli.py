@@ -110,3 +110,17 @@ def test_up_serves_everything_and_stops_cleanly(tmp_path):
     assert _stop(proc) == 0
     out = proc.stdout.read()  # type: ignore[union-attr]
     assert "kubectl --kubeconfig" in out and "curl -H 'Host: app1.example.com'" in out
+
+
+@pytest.mark.parametrize("plane", ["nginx", "haproxy"])
+def test_up_says_how_to_install_a_missing_proxy(tmp_path, plane):
+    missing = str(tmp_path / f"no-{plane}")
+    proc = subprocess.run([sys.executable, "-m", "simulator", "up", "--kubeconfig",
+                           str(tmp_path / "kc"), "--data-plane", plane,
+                           f"--{plane}-bin", missing],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert f"--data-plane {plane}: {missing!r} is not an executable" in proc.stderr
+    assert f"apt-get install -y {'nginx-light' if plane == 'nginx' else 'haproxy'}" \
+        in proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -201,7 +201,6 @@ class HAProxyDataPlane:
         self.host = host
         self._ports = {"http": http_port, "https": https_port}
         self._initial = table or RoutingTable()
-        self._haproxy_bin = haproxy_bin
         self._workdir_arg = workdir
         self._default_certificate = default_certificate
         self._base_settings = HAProxySettings(
@@ -221,7 +220,8 @@ class HAProxyDataPlane:
         self.applied_version = -1
         self.processed_version = -1
 
-        self.binary: str | None = None
+        # Found now, so a missing binary is a clear error before anything starts.
+        self.binary: str | None = find_binary("haproxy", haproxy_bin)
         self.workdir: str | None = None
         self.process: subprocess.Popen[bytes] | None = None
         self.config_text = ""
@@ -300,7 +300,6 @@ class HAProxyDataPlane:
         await self.stop()
 
     def _start_sync(self) -> None:
-        self.binary = find_binary("haproxy", self._haproxy_bin)
         with self._cond:
             self._stopping = False
         self._worker_pids, self._capacity, self._cert_files = set(), {}, {}
