@@ -106,3 +106,29 @@ def precedence_key(rule: PathRule) -> tuple[int, int, str]:
 def sort_paths(rules: list[PathRule] | tuple[PathRule, ...]) -> tuple[PathRule, ...]:
     """Rules in the order a data plane must try them (stable for equal keys)."""
     return tuple(sorted(rules, key=precedence_key))
+
+
+def group_key(host: str) -> str:
+    """The host group a `HostRoutes.host` belongs to: stripped, lower-cased, one trailing dot
+    removed (`" Foo.COM. "` -> `"foo.com"`; "" stays the host-less group)."""
+    host = host.strip().lower()
+    return host[:-1] if host.endswith(".") else host
+
+
+def host_groups(table: RoutingTable) -> dict[str, tuple[PathRule, ...]]:
+    """Host group (see `group_key`) -> its rules in precedence order, in table order.
+
+    The controller is expected to emit one HostRoutes per host; if it did not, the groups
+    listed twice are merged and re-sorted with `sort_paths` (stable: ties keep the table's
+    order). Groups listed once keep their rules as given. Every data plane builds its host
+    groups here, so they all merge the same way.
+    """
+    groups: dict[str, list[PathRule]] = {}
+    merged: set[str] = set()
+    for routes in table.hosts:
+        key = group_key(routes.host)
+        if key in groups:
+            merged.add(key)
+        groups.setdefault(key, []).extend(routes.paths)
+    return {key: sort_paths(rules) if key in merged else tuple(rules)
+            for key, rules in groups.items()}

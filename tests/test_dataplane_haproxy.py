@@ -17,12 +17,10 @@ import dataclasses
 import json
 import os
 import re
-import socket
 import subprocess
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -34,7 +32,7 @@ from hypothesis import strategies as st
 from conformance.harness.client import HttpClient, Response, dns_names
 from conformance.harness.load import OpenLoop
 from simulator.dataplanes import haproxy_process
-from simulator.dataplanes.base import BinaryNotFound, find_binary, free_port
+from simulator.dataplanes.base import free_port
 from simulator.dataplanes.haproxy import (
     NO_ROUTE,
     HAProxySettings,
@@ -65,73 +63,54 @@ from simulator.routing import (
     sort_paths,
 )
 
+from . import dataplane_support
+from .dataplane_support import (
+    EXACT,
+    FAKE_BROKEN,
+    HOSTS,
+    IMPL,
+    PATHS,
+    PREFIX,
+    SEGMENTS,
+    Backends,
+    EchoHandler,
+    apply_fresh,
+    check_golden,
+    fixed,
+    fresh_version,
+    golden_tables,
+    group,
+    locate,
+    raw_request,
+    rule_path,
+    running,
+    tls_certificate,
+)
 from .test_proxy_matching import EXAMPLES, cases
 
 GOLDEN = Path(__file__).parent / "fixtures" / "dataplanes" / "haproxy"
-EXACT, PREFIX, IMPL = PathType.EXACT, PathType.PREFIX, PathType.IMPLEMENTATION_SPECIFIC
 WORK = "/var/lib/ingress-sim/haproxy"
 
-try:
-    HAPROXY: str | None = find_binary("haproxy")
-    MISSING = ""
-except BinaryNotFound as exc:
-    HAPROXY, MISSING = None, str(exc)
-needs_haproxy = pytest.mark.skipif(HAPROXY is None, reason=f"haproxy is missing: {MISSING}")
+HAPROXY, MISSING = locate("haproxy")
+needs_haproxy = pytest.mark.skipif(HAPROXY is None, reason=MISSING)
 
 
 # -- the pure renderer --------------------------------------------------------------------------
 
-def fixed(name: str, *addresses: str, terminating: tuple[int, ...] = ()) -> Backend:
-    return Backend("shop", name, "80", tuple(
-        Endpoint(a, 8080, ready=i not in terminating, terminating=i in terminating,
-                 target=f"{name}-{i}") for i, a in enumerate(addresses)))
-
-
-def group(host: str, *rules: tuple[str, PathType, Backend]) -> HostRoutes:
-    return HostRoutes(host, sort_paths([PathRule(p, t, b, source="shop/web")
-                                        for p, t, b in rules]))
-
-
-FAKE_A = Certificate(("a.shop.test", "b.shop.test"), b"CERT-A", b"KEY-A", "shop/tls-a")
+# The wildcard certificate also names a.shop.test, which FAKE_A (listed first) owns: the
+# crt-list names it once (test_crt_list_default_first_and_names_owned_once).
 FAKE_W = Certificate(("*.w.shop.test", "a.shop.test"), b"CERT-W", b"KEY-W", "shop/tls-w")
-FAKE_BROKEN = Certificate(("broken.shop.test",), b"junk", b"junk", "shop/broken")
 
 GOLDEN_TABLES: dict[str, RoutingTable] = {
-    "empty": RoutingTable(),
-    "hosts": RoutingTable(
-        hosts=(group("", ("/hostless", PREFIX, fixed("hostless", "10.0.0.4"))),
-               group("*.foo.com", ("/", PREFIX, fixed("wildcard", "10.0.0.2", "10.0.0.3"))),
-               group("foo.bar.com", ("/", PREFIX, fixed("exact", "10.0.0.1")))),
-        default_backend=fixed("default", "10.0.0.9"), version=7),
-    "paths": RoutingTable(
-        hosts=(group("paths.test",
-                     ("/", PREFIX, fixed("root", "10.0.1.1")),
-                     ("/foo", PREFIX, fixed("foo-prefix", "10.0.1.2")),
-                     ("/foo", EXACT, fixed("foo-exact", "10.0.1.3")),
-                     ("/aaa/bbb/", PREFIX, fixed("aaa-bbb", "10.0.1.4")),
-                     ("/aaa", IMPL, fixed("aaa", "10.0.1.5")),
-                     ("/bar/", EXACT, fixed("bar-slash", "10.0.1.6")),
-                     ("/café", PREFIX, fixed("cafe", "10.0.1.7")),
-                     ('/odd "quoted" $path', EXACT, fixed("odd", "10.0.1.8"))),),
-        version=8),
-    "no_default_404": RoutingTable(
-        hosts=(group("a.test", ("/only", EXACT, fixed("only", "10.0.2.1"))),
-               group("*.test", ("/w", PREFIX, fixed("w", "10.0.2.2"))))),
-    "default_backend_only": RoutingTable(default_backend=fixed("default", "10.0.3.1")),
-    "no_endpoints": RoutingTable(
-        hosts=(group("empty.test", ("/", PREFIX, fixed("nobody")),
-                     ("/up", PREFIX, fixed("up", "10.0.4.1", "fd00::1"))),),
-        default_backend=fixed("default-nobody")),
+    # The groups listed host-less first, exact last: the renderer orders them itself; and a
+    # path that needs quoting.
+    **golden_tables(FAKE_W, hosts=HOSTS[::-1], paths=(
+        *PATHS, ('/odd "quoted" $path', EXACT, fixed("odd", "10.0.1.8")))),
     "draining": RoutingTable(
         hosts=(group("drain.test",
                      ("/mixed", PREFIX, fixed("mixed", "10.0.6.1", "10.0.6.2", "10.0.6.3",
                                               terminating=(1,))),
                      ("/old", PREFIX, fixed("old", "10.0.6.4", terminating=(0,)))),)),
-    "tls": RoutingTable(
-        hosts=(group("a.shop.test", ("/", PREFIX, fixed("a", "10.0.5.1"))),
-               group("*.w.shop.test", ("/", PREFIX, fixed("w", "10.0.5.2"))),
-               group("", ("/", PREFIX, fixed("hostless", "10.0.5.3")))),
-        certificates=(FAKE_A, FAKE_W, FAKE_BROKEN), version=9),
 }
 
 
@@ -147,20 +126,13 @@ def golden_settings(table: RoutingTable, work: str = WORK,
         default_certificate=f"{work}/default.pem", certificates=files)
 
 
-def check_golden(name: str, text: str) -> None:
-    path = GOLDEN / name
-    if os.environ.get("UPDATE_GOLDEN"):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    assert text == path.read_text(encoding="utf-8"), f"{path} differs (UPDATE_GOLDEN=1)"
-
-
 @pytest.mark.parametrize("name", sorted(GOLDEN_TABLES))
 def test_golden(name: str) -> None:
     table = GOLDEN_TABLES[name]
-    check_golden(f"{name}.cfg", render_haproxy_cfg(table, golden_settings(table)))
+    check_golden(GOLDEN / f"{name}.cfg", render_haproxy_cfg(table, golden_settings(table)))
     if table.certificates:
-        check_golden(f"{name}.crt-list", render_crt_list(table, golden_settings(table)))
+        check_golden(GOLDEN / f"{name}.crt-list",
+                     render_crt_list(table, golden_settings(table)))
 
 
 def test_render_is_deterministic_and_pure() -> None:
@@ -312,12 +284,6 @@ def test_rendered_rules_agree_with_the_reference(case: tuple[RoutingTable, str, 
         assert chosen == NO_ROUTE
 
 
-SEGMENTS = ["a", "b", "aa", "ab", "é", ""]
-rule_path = st.lists(st.sampled_from(SEGMENTS[:-1]), max_size=3).flatmap(
-    lambda segs: st.sampled_from(["/" + "/".join(segs)] + (["/" + "/".join(segs) + "/"]
-                                                           if segs else [])))
-
-
 @settings(max_examples=400, deadline=None)
 @given(rule_path, st.sampled_from([EXACT, PREFIX, IMPL]),
        st.lists(st.sampled_from(SEGMENTS), max_size=4))
@@ -353,105 +319,34 @@ def test_rendered_config_passes_haproxy_c(name: str, tmp_path: Path, ca: trustme
 
 # -- real HAProxy, real backends ------------------------------------------------------------------
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def _answer(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        if length:
-            self.rfile.read(length)
-        if self.path.startswith("/slow"):
-            time.sleep(0.5)
-        headers: dict[str, list[str]] = {}
-        for name, value in self.headers.items():
-            headers.setdefault(name, []).append(value)
-        name = self.server.name  # type: ignore[attr-defined]
-        body = json.dumps({"service": name, "pod": name, "namespace": "ns", "path": self.path,
-                           "host": self.headers.get("Host", ""), "method": self.command,
-                           "headers": headers}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    do_GET = do_POST = do_HEAD = _answer
-
+class _Handler(EchoHandler):
     def handle(self) -> None:
         with contextlib.suppress(ConnectionError):  # HAProxy closing an idle connection
             super().handle()
 
-    def log_message(self, *args: object) -> None:
-        pass
 
-
-class Backends:
-    """Loopback HTTP servers that answer with their own name and the request they saw;
-    `backend(name, ...)` is a Backend with one endpoint per named server."""
-
-    def __init__(self) -> None:
-        self.servers: dict[str, ThreadingHTTPServer] = {}
-
-    def endpoint(self, name: str, terminating: bool = False) -> Endpoint:
-        server = self.servers.get(name)
-        if server is None:
-            server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-            server.daemon_threads = True
-            server.name = name  # type: ignore[attr-defined]
-            threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
-            self.servers[name] = server
-        return Endpoint("127.0.0.1", server.server_address[1], ready=not terminating,
-                        terminating=terminating, target=name)
-
-    def backend(self, service: str, *names: str) -> Backend:
-        """Backend `service` served by the servers `names` (default: one named `service`)."""
-        return Backend("ns", service, "80",
-                       tuple(self.endpoint(n) for n in (names or (service,))))
-
-    def close(self) -> None:
-        for server in self.servers.values():
-            server.shutdown()
-            server.server_close()
-
-
-@pytest.fixture(scope="module")
-def ca() -> trustme.CA:
-    return trustme.CA()
+# Fixtures shared with the nginx tests: a CA, and a client for `plane`.
+ca = dataplane_support.ca
+client = dataplane_support.client
 
 
 @pytest.fixture(scope="module")
 def backends() -> Iterator[Backends]:
-    b = Backends()
-    yield b
-    b.close()
+    with Backends(slow_s=0.5, handler=_Handler) as b:
+        yield b
 
 
 @pytest.fixture(scope="module")
 def plane() -> Iterator[HAProxyDataPlane]:
     if HAPROXY is None:
-        pytest.skip(f"haproxy is missing: {MISSING}")
-    dp = HAProxyDataPlane(connect_timeout=2.0, upstream_timeout=5.0, hard_stop_after=5.0)
-    asyncio.run(dp.start())
-    yield dp
-    asyncio.run(dp.stop())
-
-
-@pytest.fixture(scope="module")
-def client(plane: HAProxyDataPlane) -> HttpClient:
-    http, https = plane.http_address, plane.https_address
-    assert http is not None and https is not None
-    return HttpClient(f"{http[0]}:{http[1]}", f"{https[0]}:{https[1]}", timeout_s=5.0)
-
-
-_versions = iter(range(100, 10**6))
+        pytest.skip(MISSING)
+    yield from running(HAProxyDataPlane(connect_timeout=2.0, upstream_timeout=5.0,
+                                        hard_stop_after=5.0))
 
 
 def serve(plane: HAProxyDataPlane, table: RoutingTable) -> RoutingTable:
     """Apply `table` (under a fresh version) and wait until HAProxy serves it."""
-    table = dataclasses.replace(table, version=next(_versions))
-    plane.update(table)
-    assert plane.wait_applied(table.version, 15), plane.last_error
-    return table
+    return apply_fresh(plane, table, plane.wait_applied)
 
 
 def served_by(resp: Response) -> str | None:
@@ -577,13 +472,8 @@ def test_forwarding_headers(plane: HAProxyDataPlane, client: HttpClient,
 
 
 def raw(plane: HAProxyDataPlane, request: bytes) -> bytes:
-    """Send `request` as is on a new connection; the whole answer."""
-    with socket.create_connection(plane.http_address or ("", 0), timeout=5) as sock:
-        sock.sendall(request)
-        chunks = []
-        while data := sock.recv(65536):
-            chunks.append(data)
-    return b"".join(chunks)
+    """Send `request` as is on a new connection to the plane's HTTP port; the whole answer."""
+    return raw_request(plane.http_address or ("", 0), request)
 
 
 def test_absolute_form_is_routed_by_its_authority(plane: HAProxyDataPlane,
@@ -601,18 +491,12 @@ def test_absolute_form_is_routed_by_its_authority(plane: HAProxyDataPlane,
         assert (echo["service"], echo["path"]) == ("abs", "/abs/x?q=1"), echo
 
 
-def cert_for(ca: trustme.CA, *hosts: str, source: str) -> Certificate:
-    leaf = ca.issue_cert(*hosts)
-    return Certificate(hosts, b"".join(p.bytes() for p in leaf.cert_chain_pems),
-                       leaf.private_key_pem.bytes(), source)
-
-
 def test_tls_sni_default_certificate_and_421(plane: HAProxyDataPlane, client: HttpClient,
                                              backends: Backends, ca: trustme.CA) -> None:
     b = backends.backend
-    one = cert_for(ca, "one.tls.test", "*.w.tls.test", source="ns/one")
-    two = cert_for(ca, "two.tls.test", source="ns/two")
-    three = cert_for(ca, "e.w.tls.test", source="ns/three")  # exact beats one's wildcard
+    one = tls_certificate(ca, "one.tls.test", "*.w.tls.test", source="ns/one")
+    two = tls_certificate(ca, "two.tls.test", source="ns/two")
+    three = tls_certificate(ca, "e.w.tls.test", source="ns/three")  # exact beats one's wildcard
     broken = Certificate(("broken.tls.test",), b"junk", b"junk", "ns/broken")
     serve(plane, RoutingTable(hosts=(
         HostRoutes("one.tls.test", (PathRule("/", PREFIX, b("one")),)),
@@ -717,7 +601,7 @@ def test_updates_coalesce(plane: HAProxyDataPlane, client: HttpClient,
     last = None
     for i in range(30):
         last = RoutingTable(hosts=(HostRoutes(f"burst{i}.test", (
-            PathRule("/", PREFIX, backends.backend("burst")),)),), version=next(_versions))
+            PathRule("/", PREFIX, backends.backend("burst")),)),), version=fresh_version())
         plane.update(last)
     assert last is not None and plane.wait_applied(last.version, 15), plane.last_error
     assert plane.reloads + plane.runtime_updates - before < 30
@@ -762,7 +646,7 @@ def test_refused_configuration_keeps_the_last_good_one(
                         lambda t, s: real(t, s) + "    this-is-not-a-directive\n")
     rejected = plane.rejected
     bad = dataclasses.replace(good, hosts=(*good.hosts, HostRoutes("bad.test", (
-        PathRule("/", PREFIX, backends.backend("bad")),))), version=next(_versions))
+        PathRule("/", PREFIX, backends.backend("bad")),))), version=fresh_version())
     plane.update(bad)
     assert plane.wait_processed(bad.version, 15)
     assert plane.applied_version < bad.version and plane.rejected == rejected + 1

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
 import os
 import socket
 import ssl
@@ -19,7 +18,6 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -31,7 +29,7 @@ from hypothesis import strategies as st
 
 from conformance.harness.client import HttpClient, Response
 from conformance.harness.load import OpenLoop
-from simulator.dataplanes.base import BinaryNotFound, find_binary
+from simulator.dataplanes.base import BinaryNotFound
 from simulator.dataplanes.nginx import (
     Location,
     NginxSettings,
@@ -56,66 +54,39 @@ from simulator.routing import (
     sort_paths,
 )
 
+from . import dataplane_support
+from .dataplane_support import (
+    EXACT,
+    FAKE_BROKEN,
+    IMPL,
+    PREFIX,
+    SEGMENTS,
+    Backends,
+    apply_fresh,
+    check_golden,
+    fixed,
+    fresh_version,
+    golden_tables,
+    locate,
+    raw_request,
+    rule_path,
+    running,
+    tls_certificate,
+)
 from .test_proxy_matching import EXAMPLES
 
 GOLDEN = Path(__file__).parent / "fixtures" / "dataplanes" / "nginx"
-EXACT, PREFIX, IMPL = PathType.EXACT, PathType.PREFIX, PathType.IMPLEMENTATION_SPECIFIC
 
-try:
-    NGINX: str | None = find_binary("nginx")
-    MISSING = ""
-except BinaryNotFound as exc:
-    NGINX, MISSING = None, str(exc)
-needs_nginx = pytest.mark.skipif(NGINX is None, reason=f"nginx is missing: {MISSING}")
+NGINX, MISSING = locate("nginx")
+needs_nginx = pytest.mark.skipif(NGINX is None, reason=MISSING)
 
 
 # -- the pure renderer --------------------------------------------------------------------------
 
-def fixed(name: str, *addresses: str) -> Backend:
-    return Backend("shop", name, "80", tuple(Endpoint(a, 8080, target=f"{name}-{i}")
-                                             for i, a in enumerate(addresses)))
-
-
-def group(host: str, *rules: tuple[str, PathType, Backend]) -> HostRoutes:
-    return HostRoutes(host, sort_paths([PathRule(p, t, b, source="shop/web")
-                                        for p, t, b in rules]))
-
-
-FAKE_A = Certificate(("a.shop.test", "b.shop.test"), b"CERT-A", b"KEY-A", "shop/tls-a")
+# The wildcard certificate names only its wildcard (HAProxy's also names a.shop.test).
 FAKE_W = Certificate(("*.w.shop.test",), b"CERT-W", b"KEY-W", "shop/tls-w")
-FAKE_BROKEN = Certificate(("broken.shop.test",), b"junk", b"junk", "shop/broken")
 
-GOLDEN_TABLES: dict[str, RoutingTable] = {
-    "empty": RoutingTable(),
-    "hosts": RoutingTable(
-        hosts=(group("foo.bar.com", ("/", PREFIX, fixed("exact", "10.0.0.1"))),
-               group("*.foo.com", ("/", PREFIX, fixed("wildcard", "10.0.0.2", "10.0.0.3"))),
-               group("", ("/hostless", PREFIX, fixed("hostless", "10.0.0.4")))),
-        default_backend=fixed("default", "10.0.0.9"), version=7),
-    "paths": RoutingTable(
-        hosts=(group("paths.test",
-                     ("/", PREFIX, fixed("root", "10.0.1.1")),
-                     ("/foo", PREFIX, fixed("foo-prefix", "10.0.1.2")),
-                     ("/foo", EXACT, fixed("foo-exact", "10.0.1.3")),
-                     ("/aaa/bbb/", PREFIX, fixed("aaa-bbb", "10.0.1.4")),
-                     ("/aaa", IMPL, fixed("aaa", "10.0.1.5")),
-                     ("/bar/", EXACT, fixed("bar-slash", "10.0.1.6")),
-                     ("/café", PREFIX, fixed("cafe", "10.0.1.7"))),),
-        version=8),
-    "no_default_404": RoutingTable(
-        hosts=(group("a.test", ("/only", EXACT, fixed("only", "10.0.2.1"))),
-               group("*.test", ("/w", PREFIX, fixed("w", "10.0.2.2"))))),
-    "default_backend_only": RoutingTable(default_backend=fixed("default", "10.0.3.1")),
-    "no_endpoints": RoutingTable(
-        hosts=(group("empty.test", ("/", PREFIX, fixed("nobody")),
-                     ("/up", PREFIX, fixed("up", "10.0.4.1", "fd00::1"))),),
-        default_backend=fixed("default-nobody")),
-    "tls": RoutingTable(
-        hosts=(group("a.shop.test", ("/", PREFIX, fixed("a", "10.0.5.1"))),
-               group("*.w.shop.test", ("/", PREFIX, fixed("w", "10.0.5.2"))),
-               group("", ("/", PREFIX, fixed("hostless", "10.0.5.3")))),
-        certificates=(FAKE_A, FAKE_W, FAKE_BROKEN), version=9),
-}
+GOLDEN_TABLES: dict[str, RoutingTable] = golden_tables(FAKE_W)
 
 
 def golden_settings(table: RoutingTable, work: str = "/var/lib/ingress-sim/nginx",
@@ -136,12 +107,7 @@ def golden_settings(table: RoutingTable, work: str = "/var/lib/ingress-sim/nginx
 @pytest.mark.parametrize("name", sorted(GOLDEN_TABLES))
 def test_golden(name: str) -> None:
     table = GOLDEN_TABLES[name]
-    text = render_nginx_conf(table, golden_settings(table))
-    path = GOLDEN / f"{name}.conf"
-    if os.environ.get("UPDATE_GOLDEN"):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    assert text == path.read_text(encoding="utf-8"), f"{path} differs (UPDATE_GOLDEN=1)"
+    check_golden(GOLDEN / f"{name}.conf", render_nginx_conf(table, golden_settings(table)))
 
 
 def test_render_is_deterministic_and_pure() -> None:
@@ -195,10 +161,6 @@ def nginx_pick(locs: list[Location], uri: str) -> Location | None:
     return max(prefixes, key=lambda loc: len(loc.path)) if prefixes else None
 
 
-SEGMENTS = ["a", "b", "aa", "ab", "é", ""]
-rule_path = st.lists(st.sampled_from(SEGMENTS[:-1]), max_size=3).flatmap(
-    lambda segs: st.sampled_from(["/" + "/".join(segs)] + (["/" + "/".join(segs) + "/"]
-                                                           if segs else [])))
 rule_sets = st.lists(st.tuples(rule_path, st.sampled_from([EXACT, PREFIX, IMPL])),
                      max_size=7, unique_by=lambda r: (r[0], r[1] is EXACT))
 uris = st.lists(st.sampled_from(SEGMENTS), max_size=4).map(lambda s: "/" + "/".join(s))
@@ -238,98 +200,27 @@ def test_docs_rows_locations(row: tuple) -> None:
 
 # -- real nginx, real backends --------------------------------------------------------------------
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def _answer(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        if length:
-            self.rfile.read(length)
-        if self.path.startswith("/slow"):
-            time.sleep(0.8)
-        headers: dict[str, list[str]] = {}
-        for name, value in self.headers.items():
-            headers.setdefault(name, []).append(value)
-        name = self.server.name  # type: ignore[attr-defined]
-        body = json.dumps({"service": name, "pod": name, "namespace": "ns", "path": self.path,
-                           "host": self.headers.get("Host", ""), "method": self.command,
-                           "headers": headers}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    do_GET = do_POST = do_HEAD = _answer
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-class Backends:
-    """Loopback HTTP servers that answer with their own name and the request they saw;
-    `backend(name)` is a Backend whose one endpoint is the server `name`."""
-
-    def __init__(self) -> None:
-        self.servers: dict[str, ThreadingHTTPServer] = {}
-
-    def endpoint(self, name: str) -> Endpoint:
-        server = self.servers.get(name)
-        if server is None:
-            server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-            server.daemon_threads = True
-            server.name = name  # type: ignore[attr-defined]
-            threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
-            self.servers[name] = server
-        return Endpoint("127.0.0.1", server.server_address[1], target=name)
-
-    def backend(self, name: str, *more: str) -> Backend:
-        return Backend("ns", name, "80", tuple(self.endpoint(n) for n in (name, *more)))
-
-    def close(self) -> None:
-        for server in self.servers.values():
-            server.shutdown()
-            server.server_close()
-
-
-@pytest.fixture(scope="module")
-def ca() -> trustme.CA:
-    return trustme.CA()
+# Fixtures shared with the HAProxy tests: a CA, and a client for `plane`.
+ca = dataplane_support.ca
+client = dataplane_support.client
 
 
 @pytest.fixture(scope="module")
 def backends() -> Iterator[Backends]:
-    b = Backends()
-    yield b
-    b.close()
+    with Backends(slow_s=0.8) as b:
+        yield b
 
 
 @pytest.fixture(scope="module")
 def plane() -> Iterator[NginxDataPlane]:
     if NGINX is None:
-        pytest.skip(f"nginx is missing: {MISSING}")
-    dp = NginxDataPlane(apply_timeout=10.0, drain_timeout=5.0)
-    asyncio.run(dp.start())
-    yield dp
-    asyncio.run(dp.stop())
-
-
-@pytest.fixture(scope="module")
-def client(plane: NginxDataPlane) -> HttpClient:
-    http, https = plane.http_address, plane.https_address
-    assert http is not None and https is not None
-    return HttpClient(f"{http[0]}:{http[1]}", f"{https[0]}:{https[1]}", timeout_s=5.0)
-
-
-_versions = iter(range(100, 10**6))
+        pytest.skip(MISSING)
+    yield from running(NginxDataPlane(apply_timeout=10.0, drain_timeout=5.0))
 
 
 def serve(plane: NginxDataPlane, table: RoutingTable) -> RoutingTable:
     """Apply `table` (under a fresh version) and wait until nginx serves it."""
-    table = dataclasses.replace(table, version=next(_versions))
-    plane.update(table)
-    assert plane.wait_for_version(table.version, 15), plane.last_error
-    return table
+    return apply_fresh(plane, table, plane.wait_for_version)
 
 
 def outcome(resp: Response) -> str:
@@ -396,11 +287,7 @@ def test_hosts_wildcard_hostless_no_fallthrough(plane: NginxDataPlane, client: H
     # HTTP/1.0 without Host: the host-less rules.
     http = plane.http_address
     assert http is not None
-    with socket.create_connection(http, timeout=5) as sock:
-        sock.sendall(b"GET /hostless/x HTTP/1.0\r\n\r\n")
-        data = b""
-        while chunk := sock.recv(65536):
-            data += chunk
+    data = raw_request(http, b"GET /hostless/x HTTP/1.0\r\n\r\n")
     assert b'"service": "hostless"' in data
 
     # Without a default backend: 404 for a miss, and still no fallthrough.
@@ -480,12 +367,6 @@ def test_forwarding_headers(plane: NginxDataPlane, client: HttpClient,
     assert len(rid) == 32 and rid != "bad id!"
 
 
-def _tls_cert(ca: trustme.CA, *hosts: str) -> Certificate:
-    leaf = ca.issue_cert(*hosts)
-    chain = b"".join(p.bytes() for p in leaf.cert_chain_pems)
-    return Certificate(hosts, chain, leaf.private_key_pem.bytes(), f"ns/{hosts[0]}")
-
-
 def _common_name(cert: x509.Certificate) -> str:
     return cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value
 
@@ -500,8 +381,8 @@ def test_tls_sni_default_certificate_and_421(plane: NginxDataPlane, client: Http
         HostRoutes("*.w.tls.test", (PathRule("/", PREFIX, b("tls-w")),)),
         HostRoutes("plain.tls.test", (PathRule("/", PREFIX, b("plain")),)),
         HostRoutes("", (PathRule("/", PREFIX, b("tls-hostless")),)),
-    ), certificates=(_tls_cert(ca, "a.tls.test"), _tls_cert(ca, "*.w.tls.test"),
-                     _tls_cert(ca, "c.tls.test"), broken)))
+    ), certificates=(tls_certificate(ca, "a.tls.test"), tls_certificate(ca, "*.w.tls.test"),
+                     tls_certificate(ca, "c.tls.test"), broken)))
     assert plane.broken_certificates == ["ns/broken"]
 
     def get(host: str, sni: str | None = None) -> str:
@@ -534,7 +415,7 @@ def test_reload_under_load_loses_nothing(plane: NginxDataPlane, backends: Backen
     """Endpoints change (each change a graceful reload) under an open-loop 200 requests/s:
     no request fails; a slow request on an endpoint that leaves the table finishes."""
     table = serve(plane, RoutingTable(hosts=(HostRoutes("load.test", (
-        PathRule("/", PREFIX, backends.backend("load-1", "load-2")),)),)))
+        PathRule("/", PREFIX, backends.backend("load-1", "load-1", "load-2")),)),)))
     http = plane.http_address
     assert http is not None
     slow: list[Response] = []
@@ -549,7 +430,7 @@ def test_reload_under_load_loses_nothing(plane: NginxDataPlane, backends: Backen
         for names in [("load-3",), ("load-1", "load-3"), ("load-2",), ("load-1",),
                       ("load-3", "load-2"), ("load-1", "load-2")]:
             table = serve(plane, dataclasses.replace(table, hosts=(HostRoutes("load.test", (
-                PathRule("/", PREFIX, backends.backend(*names)),)),)))
+                PathRule("/", PREFIX, backends.backend(names[0], *names)),)),)))
             time.sleep(0.1)
     finally:
         result = loop.stop()
@@ -566,7 +447,7 @@ def test_invalid_config_is_kept_out(plane: NginxDataPlane, client: HttpClient,
     good = serve(plane, RoutingTable(hosts=(
         HostRoutes("keep.test", (PathRule("/", PREFIX, backends.backend("kept")),)),)))
     running = plane.config_text
-    bad = dataclasses.replace(good, version=next(_versions), hosts=(
+    bad = dataclasses.replace(good, version=fresh_version(), hosts=(
         HostRoutes("keep.test", (PathRule("/", PREFIX, Backend(
             "ns", "ghost", "80", (Endpoint("ghost.invalid", 80),))),)),))
     plane.update(bad)
@@ -587,7 +468,7 @@ def test_invalid_config_is_kept_out(plane: NginxDataPlane, client: HttpClient,
 @needs_nginx
 def test_coalescing_and_unchanged_tables(plane: NginxDataPlane, backends: Backends) -> None:
     tables = [RoutingTable(hosts=(HostRoutes(f"c{i}.test", (
-        PathRule("/", PREFIX, backends.backend("coalesce")),)),), version=next(_versions))
+        PathRule("/", PREFIX, backends.backend("coalesce")),)),), version=fresh_version())
         for i in range(20)]
     reloads = plane.reloads
     for t in tables:

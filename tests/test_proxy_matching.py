@@ -32,6 +32,8 @@ from simulator.routing import (
     PathRule,
     PathType,
     RoutingTable,
+    group_key,
+    host_groups,
     sort_paths,
 )
 
@@ -174,6 +176,24 @@ def test_duplicate_host_groups_are_merged() -> None:
                             HostRoutes("A.example", (rule("/a/b"),))))
     assert match(t, "a.example", "/a/b/c").rule == rule("/a/b")
     assert match(t, "a.example", "/a/x").rule == rule("/a")
+
+
+def test_host_groups_key_merge_and_order() -> None:
+    assert [group_key(h) for h in [" Foo.COM. ", "*.A.test", "a.test..", "", " "]] == \
+        ["foo.com", "*.a.test", "a.test.", "", ""]
+    once = (rule("/b"), rule("/a/b"))  # a group listed once keeps its rules as given
+    t = RoutingTable(hosts=(HostRoutes("x.test", (rule("/x"),)),
+                            HostRoutes("", once),
+                            HostRoutes("A.example.", (rule("/a", name="first"), rule("/a/b"))),
+                            HostRoutes("a.example", (rule("/a/b/c"), rule("/a", EXACT),
+                                                     rule("/a", name="second")))))
+    groups = host_groups(t)
+    assert list(groups) == ["x.test", "", "a.example"]  # table order, one key per group
+    assert groups[""] == once and groups["x.test"] == (rule("/x"),)
+    # merged and re-sorted with sort_paths: stable, so equal rules keep the table's order
+    assert groups["a.example"] == (rule("/a/b/c"), rule("/a/b"), rule("/a", EXACT),
+                                   rule("/a", name="first"), rule("/a", name="second"))
+    assert host_groups(RoutingTable()) == {}
 
 
 # -- paths ----------------------------------------------------------------------------------

@@ -103,7 +103,8 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from ..routing import Backend, Certificate, Endpoint, PathRule, PathType, RoutingTable, sort_paths
+from .. import routing
+from ..routing import Backend, Certificate, Endpoint, PathRule, PathType, RoutingTable
 
 FRONTEND = "ingress"
 NO_ROUTE = "no-route"  # the 404 backend (service backends always contain ":")
@@ -243,27 +244,16 @@ def drained(backend: Backend) -> list[bool]:
 
 # -- host groups and paths -------------------------------------------------------------------
 
-def _group_key(host: str) -> str:
-    host = host.strip().lower()
-    return host[:-1] if host.endswith(".") else host
-
-
 def host_groups(table: RoutingTable) -> list[tuple[str, tuple[PathRule, ...]]]:
-    """(host, rules in precedence order) per group: exact hosts, then wildcards, then ""
-    (each part in table order); groups listed twice are merged and re-sorted."""
-    groups: dict[str, list[PathRule]] = {}
-    merged: set[str] = set()
-    for routes in table.hosts:
-        key = _group_key(routes.host)
-        if key in groups:
-            merged.add(key)
-        groups.setdefault(key, []).extend(routes.paths)
+    """(host, rules in precedence order) per group (`routing.host_groups`): exact hosts, then
+    wildcards, then "" (each part in table order)."""
+    groups = routing.host_groups(table)
 
     def rank(host: str) -> int:
         return 2 if host == "" else 1 if host.startswith("*.") else 0
 
     ordered = sorted(groups, key=rank)  # stable: table order within each rank
-    return [(h, sort_paths(groups[h]) if h in merged else tuple(groups[h])) for h in ordered]
+    return [(h, groups[h]) for h in ordered]
 
 
 def wildcard_regex(host: str) -> str:

@@ -106,7 +106,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from simulator.proxy.matching import rule_matches, wildcard_for
-from simulator.routing import Backend, Certificate, PathRule, PathType, RoutingTable, sort_paths
+from simulator.routing import Backend, Certificate, PathRule, PathType, RoutingTable, host_groups
 
 # A path segment no Ingress path can contain (kube-apiserver and HTTP both refuse NUL):
 # the stand-in for "whatever comes after this prefix".
@@ -192,23 +192,6 @@ def _listen_host(host: str) -> str:
 
 
 # -- the table, prepared ---------------------------------------------------------------------
-
-def _group_key(host: str) -> str:
-    host = host.strip().lower()
-    return host[:-1] if host.endswith(".") else host
-
-
-def host_groups(table: RoutingTable) -> dict[str, tuple[PathRule, ...]]:
-    """Host group -> rules in precedence order, merged as `matching.RouteIndex` merges."""
-    groups: dict[str, list[PathRule]] = {}
-    merged: set[str] = set()
-    for routes in table.hosts:
-        key = _group_key(routes.host)
-        if key in groups:
-            merged.add(key)
-        groups.setdefault(key, []).extend(routes.paths)
-    return {k: sort_paths(v) if k in merged else tuple(v) for k, v in groups.items()}
-
 
 def _host_group(groups: Mapping[str, object], name: str) -> str | None:
     """`RouteIndex.host_group` for a server name (an exact name or `*.rest`)."""

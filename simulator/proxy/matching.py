@@ -42,7 +42,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-from simulator.routing import Backend, HostRoutes, PathRule, PathType, RoutingTable, sort_paths
+from simulator.routing import Backend, PathRule, PathType, RoutingTable, host_groups
 
 from .uri import Segments, normalize_host, path_segments, rule_segments, split_target
 
@@ -98,19 +98,8 @@ class RouteIndex:
 
     def __init__(self, table: RoutingTable) -> None:
         self.table = table
-        groups: dict[str, list[PathRule]] = {}
-        merged: set[str] = set()
-        for routes in table.hosts:
-            key = _group_key(routes)
-            if key in groups:
-                merged.add(key)
-            groups.setdefault(key, []).extend(routes.paths)
-        # The controller is expected to emit one HostRoutes per host; if it did not, merge the
-        # groups and restore precedence order (stable sort: ties keep the controller's order).
-        self._groups: dict[str, tuple[PathRule, ...]] = {
-            key: sort_paths(rules) if key in merged else tuple(rules)
-            for key, rules in groups.items()
-        }
+        # One group per host (duplicates merged and re-sorted: `routing.host_groups`).
+        self._groups: dict[str, tuple[PathRule, ...]] = host_groups(table)
 
     def host_group(self, host: str) -> str | None:
         """The most specific group whose host matches the (normalised) host, if any."""
@@ -136,11 +125,6 @@ class RouteIndex:
         if default is not None:
             return Match(MatchKind.DEFAULT, default, None, group)
         return Match(MatchKind.NONE, None, None, group)
-
-
-def _group_key(routes: HostRoutes) -> str:
-    host = routes.host.strip().lower()
-    return host[:-1] if host.endswith(".") else host
 
 
 def match(table: RoutingTable, host: str, path: str) -> Match:
