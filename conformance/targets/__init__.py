@@ -1,17 +1,19 @@
 """Conformance targets by name: `--target simulator` (default), `nginx` and `haproxy` (the
-reference controller driving a real proxy), `kubeconfig` (an existing cluster)."""
+reference controller driving a real proxy), `kubeconfig` (an existing cluster) or `traefik`."""
 
 from __future__ import annotations
 
 from .base import Target, TargetError, TargetInfo, TargetOptions
 from .kubeconfig import KubeconfigTarget
 from .simulator import HAProxyTarget, NginxTarget, SimulatorTarget
+from .traefik import TraefikTarget
 
 TARGETS: dict[str, type[Target]] = {
     SimulatorTarget.name: SimulatorTarget,
     NginxTarget.name: NginxTarget,
     HAProxyTarget.name: HAProxyTarget,
     KubeconfigTarget.name: KubeconfigTarget,
+    TraefikTarget.name: TraefikTarget,
 }
 
 
