@@ -14,7 +14,12 @@ from .report.compare import CompareError, compare
 
 def run(args: list[str]) -> int:
     """pytest over the cases, in parallel unless the caller chose (-n / -p no:xdist)."""
-    argv = ["--pyargs", "conformance.cases", "-p", "no:cacheprovider"]
+    # --noconftest: the cases need only the plugin; a conftest.py found from where the
+    # command runs (e.g. this repository's tests/) must not lend them its fixtures.
+    # The package is imported already (it is running this), so pytest cannot rewrite its
+    # asserts and would warn; the cases' modules are still rewritten.
+    argv = ["--pyargs", "conformance.cases", "-p", "no:cacheprovider", "--noconftest",
+            "-W", "ignore::pytest.PytestAssertRewriteWarning"]
     chose = any(a.startswith(("-n", "--numprocesses")) or a == "no:xdist" for a in args)
     if not chose:
         argv += ["-n", str(min(os.cpu_count() or 1, 4))]

@@ -104,6 +104,28 @@ def test_foreign_class_is_ignored_and_status_untouched(cluster):
         is None
 
 
+def test_status_another_controller_wrote_is_left_alone(cluster):
+    """Another controller publishing the same address (both on loopback) keeps it: only an
+    Ingress no other IngressClass claims gets our stale address cleared."""
+    _, client, _, tables = cluster
+    net = kubernetes.client.NetworkingV1Api(client)
+    net.create_ingress_class({"metadata": {"name": "traefik-like"},
+                              "spec": {"controller": "example.com/traefik-like"}})
+    ours_address = {"status": {"loadBalancer": {"ingress": [{"ip": "127.0.0.1"}]}}}
+    for name, class_name in (("claimed", "traefik-like"), ("orphan", "no-such-class")):
+        body = ingress_body(name, host=f"{name}.example.com")
+        body["spec"]["ingressClassName"] = class_name
+        net.create_namespaced_ingress("default", body)
+        net.patch_namespaced_ingress_status(name, "default", ours_address)
+    # A change of ours makes the controller look at every Ingress again.
+    net.create_namespaced_ingress("default", ingress_body("ours", host="ours.example.com"))
+    eventually(lambda: tables.backend_of("ours.example.com"))
+    eventually(lambda: not net.read_namespaced_ingress("orphan", "default")
+               .status.load_balancer.ingress, what="orphan's status cleared")
+    claimed = net.read_namespaced_ingress("claimed", "default").status.load_balancer.ingress
+    assert [e.ip for e in claimed] == ["127.0.0.1"]
+
+
 def test_missing_service_records_one_warning_event(cluster):
     _, client, controller, tables = cluster
     net = kubernetes.client.NetworkingV1Api(client)

@@ -42,11 +42,17 @@ def current() -> Settings:
     return _configured
 
 
+RECHECK_TIMEOUT_S = 5.0
+
+
 def recheck() -> Settings:
-    """For checks on objects a module's shared setup has already seen served (its own wait
-    used the defaults): the same 3 consecutive successes and deadline, polled every 20 ms,
-    so re-verifying a converged route costs 40 ms rather than 200 ms per case."""
-    return dataclasses.replace(_configured, poll_s=0.02)
+    """For checks on objects a module's shared setup has already seen live (its own wait
+    used the defaults, so the target has applied them): the same 3 consecutive successes,
+    polled every 20 ms (re-verifying a converged route costs 40 ms rather than 200 ms), and
+    at most 5 s for the target to settle, so a target that routes differently fails each
+    such case in seconds rather than in 30."""
+    return dataclasses.replace(_configured, poll_s=0.02,
+                               timeout_s=min(_configured.timeout_s, RECHECK_TIMEOUT_S))
 
 
 class NotConsistent(AssertionError):

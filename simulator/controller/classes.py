@@ -63,6 +63,7 @@ class ClassSelector:
 
     own_classes: frozenset[str]  # names of the IngressClasses whose controller is ours
     default_class: str | None  # the cluster's default IngressClass name, whoever owns it
+    other_classes: frozenset[str] = frozenset()  # existing classes of other controllers
 
     @classmethod
     def build(cls, ingress_classes: Iterable[dict], controller_name: str) -> ClassSelector:
@@ -70,17 +71,28 @@ class ClassSelector:
         own = frozenset(name_of(ic) for ic in classes
                         if as_str(as_dict(ic.get("spec")).get("controller")) == controller_name
                         and name_of(ic))
-        return cls(own, default_class_name(classes))
+        others = frozenset(name_of(ic) for ic in classes if name_of(ic)) - own
+        return cls(own, default_class_name(classes), others)
+
+    def class_of(self, ingress: dict) -> str | None:
+        """The IngressClass name `ingress` asks for: the field, else the legacy annotation,
+        else the cluster's default class."""
+        class_name = as_dict(ingress.get("spec")).get("ingressClassName")
+        if isinstance(class_name, str) and class_name:
+            return class_name
+        annotations = annotations_of(ingress)
+        if LEGACY_CLASS_ANNOTATION in annotations:
+            return as_str(annotations[LEGACY_CLASS_ANNOTATION])
+        return self.default_class
 
     def serves(self, ingress: dict) -> bool:
         """Whether this controller serves `ingress` (see the module docstring)."""
-        class_name = as_dict(ingress.get("spec")).get("ingressClassName")
-        if isinstance(class_name, str) and class_name:
-            return class_name in self.own_classes
-        annotations = annotations_of(ingress)
-        if LEGACY_CLASS_ANNOTATION in annotations:
-            return as_str(annotations[LEGACY_CLASS_ANNOTATION]) in self.own_classes
-        return self.default_class is not None and self.default_class in self.own_classes
+        return self.class_of(ingress) in self.own_classes
+
+    def claimed_elsewhere(self, ingress: dict) -> bool:
+        """Whether `ingress` belongs to an existing IngressClass of another controller, whose
+        status is that controller's to write."""
+        return self.class_of(ingress) in self.other_classes
 
 
 def is_served(ingress: dict, ingress_classes: Iterable[dict], controller_name: str) -> bool:

@@ -34,6 +34,7 @@ import kubernetes
 from kubernetes.client import ApiException
 
 from ..routing import RoutingTable
+from .classes import ClassSelector
 from .informer import Informer
 from .translate import ControllerEvent, Snapshot, TranslateResult, Translator
 
@@ -208,8 +209,12 @@ class ReferenceController:
 
     def _publish_status(self, served: set[tuple[str, str]]) -> None:
         """status.loadBalancer.ingress = our address for served Ingresses; cleared on those
-        that carry our address but are no longer ours."""
+        that carry our address but are no longer ours, unless another controller's
+        IngressClass claims them (its controller writes their status, maybe with the same
+        address: clearing it would make the two fight)."""
         wanted = self._wanted_status()
+        selector = ClassSelector.build(self.informers["ingressclasses"].items(),
+                                       self.config.controller_name)
         checked = self._status_checked
         self._status_checked = done = {}
         for ing in self.informers["ingresses"].items():
@@ -222,7 +227,7 @@ class ReferenceController:
             current = ((ing.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
             if key in served:
                 target = wanted
-            elif current == wanted:
+            elif current == wanted and not selector.claimed_elsewhere(ing):
                 target = []
             else:
                 continue
