@@ -4,7 +4,8 @@ The simulator (API server, cluster, reference controller and proxy) starts on a 
 `--target simulator`; then:
 
 1. the IngressClass `traefik` (controller `traefik.io/ingress-controller`) is created and
-   made the cluster's default class (it is newer than the simulator's `reference` class), so
+   made the cluster's only default class (the simulator's `reference` class loses its
+   default annotation: created in the same second, it would win the tie on its name), so
    the reference controller, which serves only classes naming it, leaves these Ingresses to
    Traefik, and Ingresses without a class are Traefik's too, as in a cluster with only
    Traefik installed;
@@ -185,6 +186,9 @@ class TraefikTarget(Target):
         self._client = kubernetes.config.new_client_from_config(config_file=str(kubeconfig))
         net = kubernetes.client.NetworkingV1Api(self._client)
         net.create_ingress_class(ingress_class_manifest())
+        # One default class, as in a cluster with only Traefik installed.
+        net.patch_ingress_class("reference", {"metadata": {"annotations": {
+            DEFAULT_CLASS_ANNOTATION: None}}})
         http_port, https_port = free_port(), free_port()
         args = [str(binary), *traefik_args(apiserver, http_port, https_port, self.log_path)]
         progress(f"starting Traefik (log: {self.log_path}) ...")
