@@ -66,9 +66,11 @@ def to_markdown(reports: list[dict[str, Any]]) -> str:
              "to be served, 3 checks in a row).", "",
              "| target | controller | core passed | gate | duration |", "|---|---|---|---|---|"]
     for name, r in zip(names, reports, strict=True):
+        gate = "passed" if r["gate"]["passed"] else "failed"
+        if r["gate"].get("baseline"):
+            gate += " (with baseline)"
         lines.append(f"| {md_escape(name)} | `{r['target']['controller']}` | {_totals(r)} | "
-                     f"{'passed' if r['gate']['passed'] else 'failed'} | "
-                     f"{r['duration_s']:.1f}s |")
+                     f"{gate} | {r['duration_s']:.1f}s |")
     feature = None
     for feat, case_id, level, cells in _rows(reports):
         if feat != feature:
