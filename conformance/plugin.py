@@ -50,7 +50,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("conformance", "Ingress conformance suite")
     group.addoption("--target", default=None,
                     help="target to run against: simulator (default), nginx, haproxy (the "
-                         "reference controller driving a real proxy), kubeconfig or traefik")
+                         "reference controller driving a real proxy), kubeconfig, traefik "
+                         "or kind")
     group.addoption("--kubeconfig", default=None,
                     help="kubeconfig of the cluster (target kubeconfig; default $KUBECONFIG)")
     group.addoption("--http-address", default=None,
@@ -73,6 +74,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="nginx binary for --target nginx (default: nginx on PATH)")
     group.addoption("--haproxy-bin", default=None,
                     help="haproxy binary for --target haproxy (default: haproxy on PATH)")
+    group.addoption("--controller", default=None,
+                    choices=["ingress-nginx", "traefik", "haproxy-ingress"],
+                    help="controller to install (target kind; default ingress-nginx)")
+    group.addoption("--provider", default=None, choices=["kind", "k3s"],
+                    help="how target kind makes its cluster: kind (default) or k3s "
+                         "(testcontainers, needs only Docker)")
+    group.addoption("--keep-cluster", action="store_true",
+                    help="leave target kind's cluster running after the run")
     group.addoption("--gate", choices=sorted(GATES), default="core",
                     help="fail the run when a case of this level (or stricter) fails")
     group.addoption("--baseline", default=None,
@@ -185,6 +194,9 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         nginx_bin=config.getoption("nginx_bin"),
         haproxy_bin=config.getoption("haproxy_bin"),
         traefik_bin=config.getoption("traefik_bin"),
+        controller=config.getoption("controller"),
+        provider=config.getoption("provider"),
+        keep_cluster=config.getoption("keep_cluster"),
     )
     say = _progress(config)
     name = config.getoption("target") or "simulator"
@@ -365,6 +377,9 @@ class ReportCollector:
             gate, config.getoption("baseline"))
         state.report = report
         state.report_paths = write_reports(report, Path(config.getoption("report_dir")))
+        if state.target is not None:
+            paths = state.report_paths
+            state.target.finished(report, [paths[0].parent, *paths[-1:]])
         # Only gated failures fail the run; interruptions and errors keep their status.
         if exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
             session.exitstatus = (pytest.ExitCode.OK if report["gate"]["passed"]

@@ -1,9 +1,11 @@
 """Conformance targets by name: `--target simulator` (default), `nginx` and `haproxy` (the
-reference controller driving a real proxy), `kubeconfig` (an existing cluster) or `traefik`."""
+reference controller driving a real proxy), `kubeconfig` (an existing cluster), `traefik` or
+`kind` (a real controller in a kind or k3s cluster)."""
 
 from __future__ import annotations
 
 from .base import Target, TargetError, TargetInfo, TargetOptions
+from .kind import KindTarget
 from .kubeconfig import KubeconfigTarget
 from .simulator import HAProxyTarget, NginxTarget, SimulatorTarget
 from .traefik import TraefikTarget
@@ -14,6 +16,7 @@ TARGETS: dict[str, type[Target]] = {
     HAProxyTarget.name: HAProxyTarget,
     KubeconfigTarget.name: KubeconfigTarget,
     TraefikTarget.name: TraefikTarget,
+    KindTarget.name: KindTarget,
 }
 
 

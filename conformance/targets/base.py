@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 
@@ -52,6 +53,9 @@ class TargetOptions:
     traefik_bin: str | None = None
     nginx_bin: str | None = None
     haproxy_bin: str | None = None
+    controller: str | None = None  # target kind: ingress-nginx, traefik or haproxy-ingress
+    provider: str | None = None  # target kind: kind (default) or k3s
+    keep_cluster: bool = False  # target kind: leave the cluster running
     workdir: str = "."
 
 
@@ -66,6 +70,11 @@ class Target(ABC):
     @abstractmethod
     def start(self, progress: Any) -> TargetInfo:
         """Bring the target up (calling `progress(message)` on the way) and describe it."""
+
+    def finished(self, report: dict[str, Any], folders: list[Path]) -> None:
+        """Called once the reports are in `folders` (latest first); a target may add to
+        them (e.g. the controller's logs after a failure). Nothing by default."""
+        return None
 
     @abstractmethod
     def stop(self) -> None:
