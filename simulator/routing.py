@@ -21,7 +21,7 @@ class PathType(str, Enum):
     IMPLEMENTATION_SPECIFIC = "ImplementationSpecific"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Endpoint:
     """One address:port a backend may send requests to (from an EndpointSlice)."""
 
@@ -38,7 +38,7 @@ class Endpoint:
             f"{self.address}:{self.port}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Backend:
     """A Service port, resolved to the endpoints that may take new requests.
 
@@ -56,7 +56,7 @@ class Backend:
         return f"{self.namespace}/{self.service}:{self.port}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PathRule:
     path: str
     path_type: PathType
@@ -64,7 +64,7 @@ class PathRule:
     source: str = ""  # "namespace/ingress" that contributed this rule
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class HostRoutes:
     """The path rules of one host: an exact name (lower case), a wildcard `*.example.com`,
     or "" for rules without a host. `paths` are in precedence order (first match wins)."""
@@ -73,7 +73,7 @@ class HostRoutes:
     paths: tuple[PathRule, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Certificate:
     """A TLS certificate (PEM chain and key) and the host names it serves (SNI)."""
 
@@ -83,7 +83,7 @@ class Certificate:
     source: str = ""  # "namespace/secret"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RoutingTable:
     """Everything a data plane needs to route requests."""
 

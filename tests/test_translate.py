@@ -446,6 +446,16 @@ def test_endpoints_deduplicated_across_slices_and_sorted() -> None:
     assert [e.hostport for e in got] == ["10.0.0.9:8080", "10.0.0.10:8080", "[fd00::1]:8080"]
 
 
+
+def test_non_canonical_addresses_are_canonicalised_before_deduplication() -> None:
+    got = endpoints_of(
+        endpoint_slice("web", ep("FD00::0:2"), ep("fd00::1", ready=False, pod="old"),
+                       name="s1", address_type="IPv6"),
+        endpoint_slice("web", ep("fd00:0::1", pod="new"), name="s2", address_type="IPv6"),
+        endpoint_slice("web", ep("10.0.0.010"), ep("10.0.0.7"), name="s3"))
+    assert [(e.address, e.target) for e in got] == [("10.0.0.7", ""), ("fd00::1", "new"),
+                                                    ("fd00::2", "")]
+
 # -- TLS --------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -680,6 +690,47 @@ def test_ten_thousand_ingresses_all_served() -> None:
     result = translate(snapshot(ingresses, services, slices))
     assert len(result.table.hosts) == 10_000 and len(result.served) == 10_000
 
+
+
+def test_an_ingress_listed_twice_is_served_once() -> None:
+    ing = ingress("twice", rule("a.example.com", path("/")))
+    result = run(ing, ingress("other", rule("b.example.com", path("/"))), dict(ing))
+    assert result.served == (("default", "other"), ("default", "twice"))
+
+
+def test_translate_pauses_the_collector_and_restores_its_state() -> None:
+    import gc
+    import threading
+
+    seen: list[bool] = []
+    original = gc.isenabled()
+    snap = snapshot([ingress("a", rule("a.example.com", path("/")))], *web())
+
+    class Spy(dict):  # reads the collector's state while translate runs
+        def get(self, key, default=None):  # noqa: ANN001, ANN202
+            if key == "pathType":
+                seen.append(gc.isenabled())
+            return super().get(key, default)
+
+    spied = snapshot([ingress("a", rule("a.example.com", Spy(path("/"))))], *web())
+    try:
+        gc.enable()
+        expected = translate(snap)
+        assert translate(spied) == expected and seen == [False] and gc.isenabled()
+        gc.disable()  # a caller that disabled it keeps it disabled
+        assert translate(spied) == expected and seen == [False, False]
+        assert not gc.isenabled()
+        gc.enable()
+        results: list[TranslateResult] = []
+        threads = [threading.Thread(target=lambda: results.append(translate(snap)))
+                   for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert results == [expected] * 4 and gc.isenabled()
+    finally:
+        (gc.enable if original else gc.disable)()
 
 # -- the Translator (translate with a memory) equals translate --------------------------------
 

@@ -22,7 +22,6 @@ way (it has no EndpointSlices; resolving DNS names is left out of the reference 
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -80,6 +79,23 @@ def parse_backend(backend: object) -> tuple[str, str] | Resolution:
     return name, port
 
 
+def service_key(namespace: str, backend: object) -> tuple[str, str, str] | Resolution:
+    """`(namespace, *parse_backend(backend))` (what `BackendResolver.lookup_key` takes), or
+    the Resolution that drops the rule."""
+    # A fast path for the usual shape, {"service": {"name": str, "port": {"number": int}}};
+    # anything else goes through parse_backend, which decides.
+    if type(backend) is dict:
+        service_ref = backend.get("service")
+        if type(service_ref) is dict:
+            name, port = service_ref.get("name"), service_ref.get("port")
+            if type(name) is str and name and type(port) is dict:
+                number = port.get("number")
+                if type(number) is int:
+                    return namespace, name, str(number)
+    parsed = parse_backend(backend)
+    return parsed if type(parsed) is Resolution else (namespace, parsed[0], parsed[1])
+
+
 # A resolution and what it was computed from: the Service and its EndpointSlices.
 CachedResolution = tuple[object, tuple, Resolution]
 
@@ -117,19 +133,29 @@ class BackendResolver:
             md = service.get("metadata") if type(service) is dict else None
             if type(md) is not dict:
                 md = {}
-            index[_text(md.get("namespace")), _text(md.get("name"))] = service
+            namespace, name = md.get("namespace"), md.get("name")
+            index[namespace if type(namespace) is str else "",
+                  name if type(name) is str else ""] = service
         return index
 
     @staticmethod
-    def _index_slices(endpoint_slices: tuple[dict, ...]) -> dict[tuple[str, str], list[dict]]:
-        slices: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    def _index_slices(endpoint_slices: tuple[dict, ...]
+                      ) -> dict[tuple[str, str], tuple[dict, ...]]:
+        slices: dict[tuple[str, str], list[dict]] = {}
         for endpoint_slice in endpoint_slices:
             md = endpoint_slice.get("metadata") if type(endpoint_slice) is dict else None
             labels = md.get("labels") if type(md) is dict else None
             service = labels.get(SERVICE_NAME_LABEL) if type(labels) is dict else None
             if service and type(service) is str:
-                slices[_text(md.get("namespace")), service].append(endpoint_slice)
-        return slices
+                namespace = md.get("namespace")
+                key = (namespace if type(namespace) is str else "", service)
+                found = slices.get(key)
+                if found is None:
+                    slices[key] = [endpoint_slice]
+                else:
+                    found.append(endpoint_slice)
+        # tuples: what `lookup` compares with the previous snapshot's, built once
+        return {key: tuple(found) for key, found in slices.items()}
 
     def resolve(self, namespace: str, backend: dict) -> Resolution:
         """Resolve an IngressBackend (`{"service": ...}` or `{"resource": ...}`) of an
@@ -141,12 +167,16 @@ class BackendResolver:
 
     def lookup(self, namespace: str, name: str, port: str) -> Resolution:
         """Resolve port `port` (a number or a name) of Service `namespace/name`."""
-        key = (namespace, name, port)
+        return self.lookup_key((namespace, name, port))
+
+    def lookup_key(self, key: tuple[str, str, str]) -> Resolution:
+        """`lookup(*key)`."""
         cached = self.cache.get(key)
         if cached is not None:
             return cached[2]
-        service = self._services.get((namespace, name))
-        slices = tuple(self._slices.get((namespace, name), ()))
+        service_key = (key[0], key[1])
+        service = self._services.get(service_key)
+        slices = self._slices.get(service_key, ())
         cached = self._previous.get(key)
         if cached is None or cached[0] is not service or cached[1] != slices:
             cached = (service, slices, self._resolve_service(service, slices, *key))
@@ -160,8 +190,12 @@ class BackendResolver:
             return Resolution(Backend(namespace, name, port), Problem(
                 "ServiceNotFound",
                 f'Service "{namespace}/{name}" not found; requests for this backend get 503'))
-        spec = as_dict(service.get("spec"))
-        if as_str(spec.get("type")) == "ExternalName":
+        spec = service.get("spec")
+        if type(spec) is not dict:
+            spec = as_dict(spec)
+        service_type = spec.get("type")
+        if (service_type if type(service_type) is str else as_str(service_type)) == \
+                "ExternalName":
             return Resolution(Backend(namespace, name, port), Problem(
                 "UnsupportedBackend",
                 f'Service "{namespace}/{name}" is of type ExternalName, which is not '
@@ -184,12 +218,20 @@ def _text(value: object) -> str:
 def _service_port_name(spec: dict, port: str) -> str | None:
     """The `name` of the Service's TCP port that `port` (a number or a name) refers to, ""
     for an unnamed port, or None if there is none."""
-    for entry in as_list(spec.get("ports")):
-        entry = as_dict(entry)
-        if as_str(entry.get("protocol")) not in ("", "TCP"):
+    ports = spec.get("ports")
+    if type(ports) is not list:
+        ports = as_list(ports)
+    by_number = port.isdigit()
+    for entry in ports:
+        if type(entry) is not dict:
+            entry = as_dict(entry)
+        protocol = entry.get("protocol")
+        if protocol is not None and protocol != "TCP" and as_str(protocol) not in ("", "TCP"):
             continue
-        entry_name = as_str(entry.get("name"))
-        if port.isdigit():
+        entry_name = entry.get("name")
+        if type(entry_name) is not str:
+            entry_name = as_str(entry_name)
+        if by_number:
             if entry.get("port") == int(port):
                 return entry_name
         elif entry_name == port:

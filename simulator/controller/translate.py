@@ -53,6 +53,8 @@ the bad part, say why, keep serving everything else) and a line in `RoutingTable
 
 from __future__ import annotations
 
+import gc
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -64,7 +66,7 @@ from simulator.controller.backends import (
     CachedResolution,
     Problem,
     Resolution,
-    parse_backend,
+    service_key,
 )
 from simulator.controller.classes import ClassSelector
 from simulator.controller.events import WARNING, ControllerEvent, EventLog
@@ -101,16 +103,58 @@ def translate(snapshot: Snapshot) -> TranslateResult:
     return Translator().translate(snapshot)
 
 
+# The cyclic garbage collector is paused while a translation runs. A translation allocates
+# many container objects (~30 per Ingress: plans, tuples, the table's dataclasses), all of them
+# either freed by reference counting when it returns or kept (the result, the Translator's
+# memory); it makes no reference cycles of its own. Left running, the collector would make a
+# young collection every 700 of those allocations, and the survivors those promote trigger
+# full collections, each walking every tracked object of the process (in the controller, the
+# informers' caches, about a million objects at 10,000 Ingresses): work that finds nothing to
+# free here and, at 10,000 Ingresses, can cost more than the translation itself. Pausing it
+# changes no result: the allocation counters keep running, so the collection the translation
+# deferred happens at the first allocation after it. The collector is paused only if it is
+# enabled (a caller that disabled it keeps it disabled); translations running at the same time
+# in several threads share one pause, and the last to finish resumes the collector.
+_gc_lock = threading.Lock()
+_gc_pauses = 0  # translations running under this module's pause
+
+
+def _pause_gc() -> bool:
+    """Pause the collector for one translation; True if `_resume_gc` must follow."""
+    global _gc_pauses
+    with _gc_lock:
+        if _gc_pauses:
+            _gc_pauses += 1
+            return True
+        if not gc.isenabled():
+            return False
+        gc.disable()
+        _gc_pauses = 1
+        return True
+
+
+def _resume_gc() -> None:
+    global _gc_pauses
+    with _gc_lock:
+        _gc_pauses -= 1
+        if not _gc_pauses:
+            gc.enable()
+
+
 _PATH_TYPES = {t.value: t for t in PathType}  # a dict lookup is ~10x faster than PathType(v)
 
 
 def _parse_path(item: dict) -> tuple[str, PathType] | Problem:
     """(path, pathType) of an HTTPIngressPath, or the Problem that drops it."""
-    raw_type = as_str(item.get("pathType")) or PathType.IMPLEMENTATION_SPECIFIC.value
-    path_type = _PATH_TYPES.get(raw_type)
+    raw_type = item.get("pathType")
+    if type(raw_type) is not str:
+        raw_type = as_str(raw_type)
+    path_type = _PATH_TYPES.get(raw_type or PathType.IMPLEMENTATION_SPECIFIC.value)
     if path_type is None:
         return Problem("InvalidPath", f'unknown pathType "{raw_type}"; the rule is ignored')
-    path = as_str(item.get("path"))
+    path = item.get("path")
+    if type(path) is not str:
+        path = as_str(path)
     if not path and path_type is PathType.IMPLEMENTATION_SPECIFIC:
         path = "/"
     if not path.startswith("/"):
@@ -132,9 +176,10 @@ def _host_text(host: str) -> str:
     return f'host "{host}"' if host else "the rules without host"
 
 
-# One path of an Ingress rule: (host, path, pathType, match key, (Service, port) or the
-# Resolution that drops it).
-_Item = tuple[str, str, PathType, tuple[bool, str], "tuple[str, str] | Resolution"]
+# One path of an Ingress rule: (host, path, pathType, (namespace, Service, port) or the
+# Resolution that drops it). Its match key (`_match_key`) is computed only for a host with
+# several claims, where it decides conflicts.
+_Item = tuple[str, str, PathType, "tuple[str, str, str] | Resolution"]
 
 
 class _Plan:
@@ -145,34 +190,54 @@ class _Plan:
                  "tls", "selector", "served")
 
     def __init__(self, ingress: dict) -> None:
+        # The fast paths (`type(x) is dict`, ...) skip the objects.as_* calls for the usual
+        # shapes; anything else goes through them, so the result is the same.
         self.ingress = ingress
-        md = as_dict(ingress.get("metadata"))
-        namespace, name = as_str(md.get("namespace")), as_str(md.get("name"))
+        md = ingress.get("metadata")
+        if type(md) is not dict:
+            md = as_dict(md)
+        namespace, name = md.get("namespace"), md.get("name")
+        if type(namespace) is not str:
+            namespace = as_str(namespace)
+        if type(name) is not str:
+            name = as_str(name)
         self.ref = (namespace, name)
         self.source = f"{namespace}/{name}"
         # objects.age_key, with the timestamps parsed once per distinct text
-        self.age = (_created(as_str(md.get("creationTimestamp"))), namespace, name)
-        spec = as_dict(ingress.get("spec"))
+        created = md.get("creationTimestamp")
+        self.age = (_created(created if type(created) is str else as_str(created)),
+                    namespace, name)
+        spec = ingress.get("spec")
+        if type(spec) is not dict:
+            spec = as_dict(spec)
         self.default_backend: tuple[str, str] | Resolution | None = None
         if spec.get("defaultBackend") is not None:
-            self.default_backend = parse_backend(spec.get("defaultBackend"))
+            self.default_backend = service_key(namespace, spec.get("defaultBackend"))
         items: list[_Item] = []
         problems: list[ControllerEvent] = []
-        for rule in as_list(spec.get("rules")):
-            rule = as_dict(rule)
-            host = as_str(rule.get("host")).lower()
-            for item in as_list(as_dict(rule.get("http")).get("paths")):
-                item = as_dict(item)
+        rules = spec.get("rules")
+        for rule in rules if type(rules) is list else as_list(rules):
+            if type(rule) is not dict:
+                rule = as_dict(rule)
+            host = rule.get("host")
+            host = host.lower() if type(host) is str else as_str(host).lower()
+            http = rule.get("http")
+            if type(http) is not dict:
+                http = as_dict(http)
+            paths = http.get("paths")
+            for item in paths if type(paths) is list else as_list(paths):
+                if type(item) is not dict:
+                    item = as_dict(item)
                 parsed = _parse_path(item)
-                if isinstance(parsed, Problem):
+                if type(parsed) is Problem:
                     problems.append(self.warning(parsed.reason, parsed.message))
                     continue
-                path, path_type = parsed
-                items.append((host, path, path_type, _match_key(path, path_type),
-                              parse_backend(item.get("backend"))))
+                items.append((host, parsed[0], parsed[1],
+                              service_key(namespace, item.get("backend"))))
         self.items = items
-        self.problems = problems
-        self.tls = bool(as_list(spec.get("tls")))
+        self.problems = problems if problems else ()
+        tls = spec.get("tls")
+        self.tls = bool(tls if type(tls) is list else as_list(tls))
         self.selector: ClassSelector | None = None  # `served` was decided by this selector
         self.served = False
 
@@ -187,7 +252,7 @@ def _created(raw: str) -> datetime:
 
 
 _AGE = attrgetter("age")
-_NO_HOST: tuple[tuple, HostRoutes | None, tuple[ControllerEvent, ...]] = ((), None, ())
+_NO_HOST: tuple[list, HostRoutes | None, tuple[ControllerEvent, ...]] = ([], None, ())
 
 
 class Translator:
@@ -200,7 +265,7 @@ class Translator:
         self._resolutions: dict[tuple[str, str, str], CachedResolution] = {}
         self._resolver: BackendResolver | None = None
         # host -> (what its routes were computed from, the routes, their Warnings)
-        self._hosts: dict[str, tuple[tuple, HostRoutes | None, tuple[ControllerEvent, ...]]] = {}
+        self._hosts: dict[str, tuple[list, HostRoutes | None, tuple[ControllerEvent, ...]]] = {}
         self._host_table: tuple[HostRoutes, ...] = ()
         self._materials: dict[tuple[str, str], tuple[dict, TLSMaterial | tuple[str, str]]] = {}
         self._served: tuple[frozenset, tuple[tuple[str, str], ...]] = (frozenset(), ())
@@ -209,6 +274,14 @@ class Translator:
 
     def translate(self, snapshot: Snapshot) -> TranslateResult:
         """Equal to `translate(snapshot)`."""
+        paused = _pause_gc()  # see `_pause_gc`
+        try:
+            return self._translate(snapshot)
+        finally:
+            if paused:
+                _resume_gc()
+
+    def _translate(self, snapshot: Snapshot) -> TranslateResult:
         selector = self._class_selector(snapshot.ingress_classes, snapshot.controller_name)
         served = self._served_plans(snapshot.ingresses, selector, snapshot.watch_namespace)
         served.sort(key=_AGE)  # oldest first: the first claim wins
@@ -260,9 +333,15 @@ class Translator:
         return served
 
     def _served_refs(self, served: list[_Plan]) -> tuple[tuple[str, str], ...]:
-        refs = frozenset(plan.ref for plan in served)
+        ordered = [plan.ref for plan in served]
+        refs = frozenset(ordered)
         if refs != self._served[0]:
-            self._served = (refs, tuple(sorted(refs)))
+            # Sorting the list, in age order, is much cheaper than sorting the set, in hash
+            # order: Ingresses are mostly named in the order they were created.
+            if len(refs) != len(ordered):
+                ordered = list(refs)  # the same Ingress twice in the snapshot
+            ordered.sort()
+            self._served = (refs, tuple(ordered))
         return self._served[1]
 
     # ---- paths ---------------------------------------------------------------------------
@@ -273,13 +352,11 @@ class Translator:
         item's backend), oldest Ingress first; a host whose claims are those of the previous
         call keeps its routes."""
         claims: dict[str, list] = {}
-        lookup = resolver.lookup
+        lookup = resolver.lookup_key
         for plan in served:
-            namespace = plan.ref[0]
             for item in plan.items:
-                backend = item[4]
-                resolution = backend if type(backend) is Resolution else \
-                    lookup(namespace, *backend)
+                backend = item[3]
+                resolution = backend if type(backend) is Resolution else lookup(backend)
                 host_claims = claims.get(item[0])
                 if host_claims is None:
                     claims[item[0]] = [plan, item, resolution]
@@ -288,19 +365,22 @@ class Translator:
         previous, results = self._hosts, {}
         changed = len(previous) != len(claims)
         events = []
-        for host, host_claims in claims.items():
-            basis = tuple(host_claims)
+        for host, basis in claims.items():  # each list is the basis of the host's routes
             result = previous.get(host, _NO_HOST)
             if result[0] != basis:
-                result = (basis, *_route_host(host, basis))
+                result = _route_host(host, basis)
                 changed = True
             results[host] = result
             if result[2]:
                 events.append(result[2])
         self._hosts = results
         if changed:
-            self._host_table = tuple(results[host][1] for host in sorted(results)
-                                     if results[host][1] is not None)
+            table = []
+            for host in sorted(results):
+                routes = results[host][1]
+                if routes is not None:
+                    table.append(routes)
+            self._host_table = tuple(table)
         return self._host_table, events
 
     # ---- TLS -----------------------------------------------------------------------------
@@ -333,22 +413,23 @@ class Translator:
         return self._events[1], self._events[2]
 
 
-def _route_host(host: str, basis: tuple) -> tuple[HostRoutes | None,
-                                                  tuple[ControllerEvent, ...]]:
-    """One host's routes from its claims `(plan, item, resolution, ...)`, oldest Ingress
-    first: the first claim of a match key wins."""
+def _route_host(host: str, basis: list) -> tuple[list, HostRoutes | None,
+                                                 tuple[ControllerEvent, ...]]:
+    """(basis, one host's routes, their Warnings) from its claims `basis`, `[plan, item,
+    resolution, ...]`, oldest Ingress first: the first claim of a match key wins."""
     if len(basis) == 3:  # one claim, the common case: nothing to sort out
-        plan, (_, path, path_type, _, _), resolution = basis
+        plan, (_, path, path_type, _), resolution = basis
         events = (plan.warning(resolution.problem.reason, resolution.problem.message),) \
             if resolution.problem is not None else ()
         if resolution.backend is None:
-            return None, events
-        return HostRoutes(host, (PathRule(path, path_type, resolution.backend, plan.source),)
-                          ), events
+            return basis, None, events
+        return basis, HostRoutes(host, (PathRule(path, path_type, resolution.backend,
+                                                 plan.source),)), events
     rules: dict[tuple[bool, str], PathRule] = {}
     events = []
     for i in range(0, len(basis), 3):
-        plan, (_, path, path_type, key, _), resolution = basis[i:i + 3]
+        plan, (_, path, path_type, _), resolution = basis[i:i + 3]
+        key = _match_key(path, path_type)
         winner = rules.get(key)
         if winner is not None:
             by = "earlier in this Ingress" if winner.source == plan.source else \
@@ -363,7 +444,7 @@ def _route_host(host: str, basis: tuple) -> tuple[HostRoutes | None,
         if resolution.backend is not None:
             rules[key] = PathRule(path, path_type, resolution.backend, plan.source)
     routes = HostRoutes(host, sort_paths(list(rules.values()))) if rules else None
-    return routes, tuple(events)
+    return basis, routes, tuple(events)
 
 
 def _default_backend(served: list[_Plan], resolver: BackendResolver,
@@ -384,7 +465,7 @@ def _default_backend(served: list[_Plan], resolver: BackendResolver,
             continue
         backend = plan.default_backend
         resolution = backend if isinstance(backend, Resolution) else \
-            resolver.lookup(plan.ref[0], *backend)
+            resolver.lookup_key(backend)
         if resolution.problem is not None:
             log.warn(plan.ref, resolution.problem.reason, resolution.problem.message)
         if resolution.backend is not None:
