@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import kubernetes
 import pytest
 import requests
 from kubernetes.client import ApiException
@@ -277,3 +278,21 @@ def test_unscheduled_pod_is_deleted_at_once(core, namespace):
     with pytest.raises(ApiException) as err:
         core.read_namespaced_pod("p", namespace)
     assert err.value.status == 404
+
+
+def test_kubernetes_service_points_at_the_api_server(apiserver, core, api_client):
+    """default/kubernetes, as kube-apiserver keeps it: clients (HAProxy Ingress, in-cluster
+    configs) read it at start and exit without it."""
+    svc = core.read_namespaced_service("kubernetes", "default")
+    assert svc.spec.cluster_ip == "10.96.0.1" and svc.spec.type == "ClusterIP"
+    assert svc.metadata.labels == {"component": "apiserver", "provider": "kubernetes"}
+    assert [(p.name, p.port, p.target_port) for p in svc.spec.ports] == [
+        ("https", 443, apiserver.port)]
+    endpoints = core.read_namespaced_endpoints("kubernetes", "default")
+    assert [a.ip for a in endpoints.subsets[0].addresses] == ["127.0.0.1"]
+    assert endpoints.subsets[0].ports[0].port == apiserver.port
+    slice_ = kubernetes.client.DiscoveryV1Api(api_client).read_namespaced_endpoint_slice(
+        "kubernetes", "default")
+    assert slice_.metadata.labels["kubernetes.io/service-name"] == "kubernetes"
+    assert [(e.addresses, e.conditions.ready) for e in slice_.endpoints] == [
+        (["127.0.0.1"], True)]

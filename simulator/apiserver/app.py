@@ -18,6 +18,7 @@ import yaml
 from aiohttp import web
 
 from ..loopthread import LoopThread
+from .lifecycle import ensure_kubernetes_service
 from .rest import Api
 from .server import ApiHandler, build_api
 
@@ -72,6 +73,8 @@ class ApiServer:
         sockets = site._server.sockets if site._server else []  # noqa: SLF001
         self.port = sockets[0].getsockname()[1]
         self.handler.server_address = f"{self.host}:{self.port}"
+        address = self.host if self.host not in ("", "0.0.0.0", "::") else "127.0.0.1"
+        ensure_kubernetes_service(self.api, address, self.port)
 
     async def stop_async(self) -> None:
         self.handler.shutdown()

@@ -1,7 +1,9 @@
 """Controllers that run inside the API server process so that it is usable on its own.
 
 - The system namespaces a fresh cluster has (default, kube-system, kube-public,
-  kube-node-lease).
+  kube-node-lease), and the Service `default/kubernetes` with its Endpoints and EndpointSlice
+  pointing at the API server (kube-apiserver's bootstrap controller keeps them; clients such
+  as HAProxy Ingress read the Service at start).
 - CustomResourceDefinitions: a created CRD serves its kind at once and is marked
   Established/NamesAccepted (kube-apiserver embeds the apiextensions server, which does this);
   deleting a CRD deletes its custom resources.
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import errors
 from .meta import rfc3339
 from .resources import ResourceType
 from .rest import Api, DeleteOptions, WriteOptions
@@ -31,6 +34,53 @@ def install_builtin_controllers(api: Api) -> None:
         api.create(ns_rt, "", {"metadata": {"name": name}}, WriteOptions(MANAGER))
     api.after_write.append(lambda rt, ns, old, new: _on_crd_write(api, rt, old, new))
     api.after_write.append(lambda rt, ns, old, new: _on_namespace_write(api, rt, ns, old, new))
+
+
+# ---- the kubernetes Service ----------------------------------------------------------------
+
+# The first address of the default service CIDR (10.96.0.0/12), which the allocator never
+# hands out at random (it starts at the 10th).
+KUBERNETES_SERVICE_IP = "10.96.0.1"
+_KUBERNETES_LABELS = {"component": "apiserver", "provider": "kubernetes"}
+
+
+def ensure_kubernetes_service(api: Api, address: str, port: int) -> None:
+    """Service default/kubernetes (ClusterIP, port "https" 443 -> the API server's port) and
+    its Endpoints and EndpointSlice naming `address:port`, as kube-apiserver's
+    kubernetesservice controller and endpoint reconciler keep them. Existing ones (a restored
+    state) are brought up to date."""
+    port_entry = {"name": "https", "port": port, "protocol": "TCP"}
+    objects = [
+        (("", "v1", "services"), {
+            "metadata": {"name": "kubernetes", "namespace": "default",
+                         "labels": dict(_KUBERNETES_LABELS)},
+            "spec": {"type": "ClusterIP", "clusterIP": KUBERNETES_SERVICE_IP,
+                     "sessionAffinity": "None",
+                     "ports": [{"name": "https", "port": 443, "protocol": "TCP",
+                                "targetPort": port}]}}),
+        (("", "v1", "endpoints"), {
+            "metadata": {"name": "kubernetes", "namespace": "default",
+                         "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
+            "subsets": [{"addresses": [{"ip": address}], "ports": [port_entry]}]}),
+        (("discovery.k8s.io", "v1", "endpointslices"), {
+            "metadata": {"name": "kubernetes", "namespace": "default",
+                         "labels": {"kubernetes.io/service-name": "kubernetes"}},
+            "addressType": "IPv4",
+            "endpoints": [{"addresses": [address], "conditions": {"ready": True}}],
+            "ports": [port_entry]}),
+    ]
+    for (group, version, plural), body in objects:
+        rt = api.registry.lookup(group, version, plural)
+        assert rt is not None
+        try:
+            current = api.get(rt, "default", "kubernetes").obj()
+        except errors.ApiError:
+            api.create(rt, "default", body, WriteOptions(MANAGER))
+            continue
+        if plural == "services":
+            continue  # its ClusterIP and ports are fixed once created
+        body["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
+        api.update(rt, "default", "kubernetes", body, WriteOptions(MANAGER))
 
 
 # ---- CustomResourceDefinitions ---------------------------------------------------------------
