@@ -50,8 +50,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("conformance", "Ingress conformance suite")
     group.addoption("--target", default=None,
                     help="target to run against: simulator (default), nginx, haproxy (the "
-                         "reference controller driving a real proxy), kubeconfig, traefik "
-                         "or kind")
+                         "reference controller driving a real proxy), kubeconfig, traefik, "
+                         "haproxy-ingress or kind")
     group.addoption("--kubeconfig", default=None,
                     help="kubeconfig of the cluster (target kubeconfig; default $KUBECONFIG)")
     group.addoption("--http-address", default=None,
@@ -67,6 +67,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="preStop sleep of the zero-downtime recipe (default: the target's)")
     group.addoption("--simulator-process", action="store_true",
                     help="run the simulator as `python -m simulator up` instead of a thread")
+    group.addoption("--haproxy-ingress-bin", default=None,
+                    help="HAProxy Ingress controller binary (target haproxy-ingress; the "
+                         "rootfs/ of its version beside it; default: the cached build, else "
+                         "built from the Go module)")
     group.addoption("--traefik-bin", default=None,
                     help="Traefik binary (target traefik; default: traefik on PATH, else "
                          "built once from source into ~/.cache/ingress-conformance)")
@@ -194,6 +198,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         nginx_bin=config.getoption("nginx_bin"),
         haproxy_bin=config.getoption("haproxy_bin"),
         traefik_bin=config.getoption("traefik_bin"),
+        haproxy_ingress_bin=config.getoption("haproxy_ingress_bin"),
         controller=config.getoption("controller"),
         provider=config.getoption("provider"),
         keep_cluster=config.getoption("keep_cluster"),

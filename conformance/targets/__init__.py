@@ -1,10 +1,12 @@
 """Conformance targets by name: `--target simulator` (default), `nginx` and `haproxy` (the
-reference controller driving a real proxy), `kubeconfig` (an existing cluster), `traefik` or
+reference controller driving a real proxy), `kubeconfig` (an existing cluster), `traefik` and
+`haproxy-ingress` (real controllers run out of cluster against the simulator's API server) or
 `kind` (a real controller in a kind or k3s cluster)."""
 
 from __future__ import annotations
 
 from .base import Target, TargetError, TargetInfo, TargetOptions
+from .haproxy_ingress import HAProxyIngressTarget
 from .kind import KindTarget
 from .kubeconfig import KubeconfigTarget
 from .simulator import HAProxyTarget, NginxTarget, SimulatorTarget
@@ -16,6 +18,7 @@ TARGETS: dict[str, type[Target]] = {
     HAProxyTarget.name: HAProxyTarget,
     KubeconfigTarget.name: KubeconfigTarget,
     TraefikTarget.name: TraefikTarget,
+    HAProxyIngressTarget.name: HAProxyIngressTarget,
     KindTarget.name: KindTarget,
 }
 

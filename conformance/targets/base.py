@@ -51,6 +51,7 @@ class TargetOptions:
     prestop_seconds: int | None = None
     simulator_process: bool = False
     traefik_bin: str | None = None
+    haproxy_ingress_bin: str | None = None
     nginx_bin: str | None = None
     haproxy_bin: str | None = None
     controller: str | None = None  # target kind: ingress-nginx, traefik or haproxy-ingress

@@ -33,17 +33,15 @@ import re
 import shutil
 import subprocess
 import tempfile
-import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 
+from . import gobuild
 from .base import TargetError
 
 MODULE = "github.com/traefik/traefik/v3"
 VERSION_VAR = "github.com/traefik/traefik/v3/pkg/version.Version"
 BUILD_TIMEOUT_S = 3600.0
-PROGRESS_EVERY_S = 30.0
 
 # pkg/config/dynamic/ext of the Traefik repository (a nested module, absent from module zips).
 EXT_GO_MOD = "module github.com/traefik/traefik/dynamic/ext\n\ngo 1.24.0\n"
@@ -113,8 +111,6 @@ UNSERVED = re.compile(r"^(?P<file>\S+\.go):\d+:\d+: (?P<module>[^@\s]+)@(?P<vers
 LEGO_PROVIDER = re.compile(r"/(?P<lego>github\.com/go-acme/lego/v\d+)@[^/]+/providers/dns/"
                            r"(?P<provider>[a-z0-9]+)/")
 
-Progress = Callable[[str], None]
-
 
 def go_env() -> dict[str, str]:
     return dict(os.environ, GOFLAGS="-mod=mod")
@@ -134,16 +130,6 @@ def download_module(go: str, module: str, version: str) -> Path:
     if info.get("Error"):
         raise TargetError(f"cannot download {module}@{version}: {info['Error']}")
     return Path(info["Dir"])
-
-
-def copy_writable(src: Path, dest: Path) -> None:
-    shutil.copytree(src, dest, symlinks=True)
-    for root, dirs, files in os.walk(dest):
-        for name in dirs + files:
-            path = Path(root, name)
-            if not path.is_symlink():
-                path.chmod(path.stat().st_mode | 0o200)
-    dest.chmod(dest.stat().st_mode | 0o200)
 
 
 def restore_nested_modules(src: Path) -> None:
@@ -202,7 +188,7 @@ def apply_patches(go: str, src: Path, plan: tuple[dict[str, set[str]], bool]) ->
         info = json.loads(_go(go, ["list", "-m", "-json", lego], cwd=src))
         dest = patched / lego.rsplit("/", 2)[-2]
         if not dest.exists():
-            copy_writable(Path(info["Dir"]), dest)
+            gobuild.copy_writable(Path(info["Dir"]), dest)
         drop_lego_providers(dest / "providers" / "dns" / "zz_gen_dns_providers.go", lego, names)
         _go(go, ["mod", "edit", f"-replace={lego}=./{dest.relative_to(src)}"], cwd=src)
         notes.append(f"{lego}: DNS providers left out (SDKs not served): "
@@ -210,7 +196,7 @@ def apply_patches(go: str, src: Path, plan: tuple[dict[str, set[str]], bool]) ->
     if http_auth:
         dest = patched / "go-http-auth"
         if not dest.exists():
-            copy_writable(download_module(go, HTTP_AUTH, HTTP_AUTH_VERSION), dest)
+            gobuild.copy_writable(download_module(go, HTTP_AUTH, HTTP_AUTH_VERSION), dest)
             for test in dest.glob("*_test.go"):
                 test.unlink()
             shutil.rmtree(dest / "examples", ignore_errors=True)
@@ -229,44 +215,27 @@ def apply_patches(go: str, src: Path, plan: tuple[dict[str, set[str]], bool]) ->
 
 
 def _go_build(go: str, src: Path, version: str, output: Path, log_path: Path,
-              progress: Progress, started: float) -> int:
+              progress: gobuild.Progress, started: float) -> int:
     args = [go, "build", "-trimpath", "-ldflags", f"-s -w -X {VERSION_VAR}={version}",
             "-o", str(output), "./cmd/traefik"]
-    with open(log_path, "a") as log:
-        log.write(f"$ {' '.join(args)}\n")
-        log.flush()
-        proc = subprocess.Popen(args, cwd=src, env=go_env(), stdout=log,
-                                stderr=subprocess.STDOUT)
-        done = threading.Event()
 
-        def tick() -> None:
-            while not done.wait(PROGRESS_EVERY_S):
-                progress(f"building Traefik {version}: {time.monotonic() - started:.0f}s "
-                         f"elapsed (log: {log_path})")
-        ticker = threading.Thread(target=tick, daemon=True)
-        ticker.start()
-        try:
-            return proc.wait(BUILD_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-            return -1
-        finally:
-            done.set()
+    def tick() -> None:
+        progress(f"building Traefik {version}: {time.monotonic() - started:.0f}s elapsed "
+                 f"(log: {log_path})")
+    status = gobuild.run_logged(args, src, go_env(), log_path, BUILD_TIMEOUT_S, tick)
+    return -1 if status is None else status
 
 
-def build_traefik(version: str, dest: Path, progress: Progress, go: str = "go") -> dict:
+def build_traefik(version: str, dest: Path, progress: gobuild.Progress, go: str = "go") -> dict:
     """Build Traefik `version` into `dest` (an executable file); returns what build.json
     records: version, Go version, seconds taken and the patches applied."""
     started = time.monotonic()
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    log_path = dest.parent / "build.log"
-    log_path.write_text("")
+    log_path = gobuild.start_build_log(dest)
     progress(f"downloading the Go module {MODULE}@{version} ...")
     module_dir = download_module(go, MODULE, version)
     with tempfile.TemporaryDirectory(prefix="build-", dir=dest.parent) as tmp:
         src = Path(tmp) / "src"
-        copy_writable(module_dir, src)
+        gobuild.copy_writable(module_dir, src)
         restore_nested_modules(src)
         output = Path(tmp) / "traefik"
         progress(f"building Traefik {version} with {go} (the first build takes about 5-10 "
@@ -287,7 +256,5 @@ def build_traefik(version: str, dest: Path, progress: Progress, go: str = "go") 
                                   f"see {log_path}")
         os.replace(output, dest)
     info = {"version": version, "go": _go(go, ["version"]).strip(),
-            "build_seconds": round(time.monotonic() - started, 1), "patches": notes}
-    (dest.parent / "build.json").write_text(json.dumps(info, indent=2) + "\n")
-    progress(f"built Traefik {version} in {info['build_seconds']:.0f}s: {dest}")
-    return info
+            "build_seconds": gobuild.seconds_since(started), "patches": notes}
+    return gobuild.record_build(dest, info, "Traefik", progress)
