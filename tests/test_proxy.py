@@ -98,6 +98,9 @@ class Upstream:
         if "hold" in request.query:
             assert self._gate is not None
             await self._gate.wait()
+        if "big" in request.query:
+            return web.Response(body=b"x" * int(request.query["big"]),
+                                headers={"X-Upstream": self.name})
         if "chunks" in request.query:
             response = web.StreamResponse(headers={"X-Upstream": self.name})
             response.enable_chunked_encoding()
@@ -792,6 +795,31 @@ def test_table_swap_mid_request(proxy_factory: Callable[..., Proxy],
     wait_for(lambda: proxy.in_flight.snapshot() == {})
     # The removed endpoint's connection was not returned to the pool.
     assert proxy.pool.idle_count(one.endpoint.hostport) == 0
+
+
+def test_slow_reader_gets_a_large_response_whole(proxy_factory: Callable[..., Proxy],
+                                                 upstream_factory: Callable[[str], Upstream]
+                                                 ) -> None:
+    """A client that does not read for a while: the proxy's writes pause (asyncio's write
+    flow control), it stops reading the upstream, and resumes when the client reads; the
+    body arrives complete."""
+    up = upstream_factory("big")
+    proxy = proxy_factory(RoutingTable(hosts=(routes("app.example",
+                                                     ("/", backend("big", up.endpoint))),)))
+    size = 8 * 1024 * 1024
+    address = proxy.http_address
+    assert address is not None
+    with socket.create_connection(address, timeout=DEADLINE) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16 * 1024)
+        sock.sendall(f"GET /x?big={size} HTTP/1.1\r\nHost: app.example\r\n"
+                     "Connection: close\r\n\r\n".encode())
+        time.sleep(0.5)  # not reading: the proxy must wait, not buffer 8 MB or give up
+        data = bytearray()
+        while chunk := sock.recv(1 << 16):
+            data += chunk
+    head, _, body = bytes(data).partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200")
+    assert len(body) == size and body.count(b"x") == size
 
 
 def test_removed_endpoint_drains(proxy_factory: Callable[..., Proxy],

@@ -17,7 +17,7 @@ import logging
 
 from httptools import HttpParserError, HttpParserUpgrade, HttpRequestParser
 
-from .timeouts import Deadline
+from .timeouts import Deadline, WriteFlow
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ class Request:
         self.upgrade = upgrade  # the client asked to switch protocols (declined)
 
 
-class ClientConnection(asyncio.Protocol):
+class ClientConnection(WriteFlow, asyncio.Protocol):
     """One client connection: parser callbacks, an event queue, and writes with flow control.
 
     `serve` is called with the connection once it is made (and, for TLS, after the
@@ -95,8 +95,7 @@ class ClientConnection(asyncio.Protocol):
         self._queued_bytes = 0
         self._queued_heads = 0
         self._reading_paused = False
-        self._writing_paused = False
-        self._drain_waiter: asyncio.Future[bool] | None = None
+        self._init_write_flow()
         self.closed = False
         self._failed = False
         # parser state for the message being parsed
@@ -147,18 +146,7 @@ class ClientConnection(asyncio.Protocol):
         self.closed = True
         self._push_closed()
         self._deadline.cancel()
-        drain = self._drain_waiter
-        if drain is not None and not drain.done():
-            drain.set_result(False)
-
-    def pause_writing(self) -> None:
-        self._writing_paused = True
-
-    def resume_writing(self) -> None:
-        self._writing_paused = False
-        drain = self._drain_waiter
-        if drain is not None and not drain.done():
-            drain.set_result(True)
+        self._release_drain(False)
 
     # -- parsing ---------------------------------------------------------------------------
 
@@ -380,15 +368,7 @@ class ClientConnection(asyncio.Protocol):
             return
         if self.closed:
             raise ClientError("client went away")
-        waiter = self.loop.create_future()
-        self._drain_waiter = waiter
-        self._deadline.arm(waiter, self.timeout)
-        try:
-            resumed = await waiter
-        finally:
-            self._deadline.disarm()
-            self._drain_waiter = None
-        if not resumed:
+        if not await self._wait_writable(self.timeout):
             raise ClientError("client write timed out" if not self.closed else
                               "client went away")
 

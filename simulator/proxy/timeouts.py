@@ -60,3 +60,44 @@ class Deadline:
         else:
             self._handle = self._loop.call_at(self._when, self._fire)
             self._handle_when = self._when
+
+
+class WriteFlow:
+    """asyncio.Protocol write flow control, as both sides of the proxy do it: the transport
+    pauses and resumes us; a writer that must not buffer more waits for the resume, at most
+    until the connection's `Deadline`. Subclasses set `loop` and `_deadline`, and call
+    `_init_write_flow()` in `__init__` and `_release_drain(False)` when the connection is
+    lost."""
+
+    loop: asyncio.AbstractEventLoop
+    _deadline: Deadline
+    _writing_paused: bool
+    _drain_waiter: asyncio.Future[bool] | None
+
+    def _init_write_flow(self) -> None:
+        self._writing_paused = False
+        self._drain_waiter = None
+
+    def pause_writing(self) -> None:
+        self._writing_paused = True
+
+    def resume_writing(self) -> None:
+        self._writing_paused = False
+        self._release_drain(True)
+
+    def _release_drain(self, resumed: bool) -> None:
+        drain = self._drain_waiter
+        if drain is not None and not drain.done():
+            drain.set_result(resumed)
+
+    async def _wait_writable(self, timeout: float) -> bool:
+        """True once writing resumed; False when the connection was lost or `timeout`
+        seconds passed first."""
+        waiter = self.loop.create_future()
+        self._drain_waiter = waiter
+        self._deadline.arm(waiter, timeout)
+        try:
+            return await waiter
+        finally:
+            self._deadline.disarm()
+            self._drain_waiter = None

@@ -17,7 +17,7 @@ from httptools import (
 
 from simulator.routing import Endpoint
 
-from .timeouts import Deadline
+from .timeouts import Deadline, WriteFlow
 
 END = object()  # event: the response body has ended
 READ_LIMIT = 256 * 1024  # queued response-body bytes before reading from the upstream pauses
@@ -71,7 +71,7 @@ class ResponseHead:
         self.until_close = not bodyless and content_length is None and not chunked
 
 
-class UpstreamConnection(asyncio.Protocol):
+class UpstreamConnection(WriteFlow, asyncio.Protocol):
     """One TCP connection to an endpoint. `begin` starts an exchange; `next_event` then
     yields the ResponseHead, the body pieces (bytes) and END."""
 
@@ -87,8 +87,7 @@ class UpstreamConnection(asyncio.Protocol):
         self._parser: HttpResponseParser | None = None
         self._events: collections.deque[object] = collections.deque()
         self._waiter: asyncio.Future[bool] | None = None
-        self._drain_waiter: asyncio.Future[bool] | None = None
-        self._writing_paused = False
+        self._init_write_flow()
         self._reading_paused = False
         self._queued = 0  # body bytes in _events
         self._head_request = False
@@ -131,18 +130,7 @@ class UpstreamConnection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._closed_by_peer()
         self._deadline.cancel()
-        drain = self._drain_waiter
-        if drain is not None and not drain.done():
-            drain.set_result(False)
-
-    def pause_writing(self) -> None:
-        self._writing_paused = True
-
-    def resume_writing(self) -> None:
-        self._writing_paused = False
-        drain = self._drain_waiter
-        if drain is not None and not drain.done():
-            drain.set_result(True)
+        self._release_drain(False)
 
     def _closed_by_peer(self) -> None:
         if self.closed:
@@ -248,15 +236,7 @@ class UpstreamConnection(asyncio.Protocol):
         if self.closed:
             raise UpstreamBroken("upstream write failed: connection closed",
                                  received=self.received)
-        waiter = self.loop.create_future()
-        self._drain_waiter = waiter
-        self._deadline.arm(waiter, timeout)
-        try:
-            resumed = await waiter
-        finally:
-            self._deadline.disarm()
-            self._drain_waiter = None
-        if not resumed:
+        if not await self._wait_writable(timeout):
             if self.closed:
                 raise UpstreamBroken("upstream write failed: connection closed",
                                      received=self.received)
