@@ -37,6 +37,15 @@ class Deadline:
             self._handle = self._loop.call_at(when, self._fire)
             self._handle_when = when
 
+    async def wait(self, waiter: asyncio.Future[bool], timeout: float) -> bool:
+        """Await `waiter`: its result (True: what it waits for came), or False once
+        `timeout` seconds have passed."""
+        self.arm(waiter, timeout)
+        try:
+            return await waiter
+        finally:
+            self.disarm()
+
     def disarm(self) -> None:
         """Nothing is waited for any more (the timer may still fire, harmlessly)."""
         self._waiter = None
@@ -93,11 +102,8 @@ class WriteFlow:
     async def _wait_writable(self, timeout: float) -> bool:
         """True once writing resumed; False when the connection was lost or `timeout`
         seconds passed first."""
-        waiter = self.loop.create_future()
-        self._drain_waiter = waiter
-        self._deadline.arm(waiter, timeout)
+        waiter = self._drain_waiter = self.loop.create_future()
         try:
-            return await waiter
+            return await self._deadline.wait(waiter, timeout)
         finally:
-            self._deadline.disarm()
             self._drain_waiter = None

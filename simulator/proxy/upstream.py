@@ -270,13 +270,10 @@ class UpstreamConnection(WriteFlow, asyncio.Protocol):
         wait for bytes."""
         events = self._events
         if not events:
-            waiter = self.loop.create_future()
-            self._waiter = waiter
-            self._deadline.arm(waiter, timeout)
+            waiter = self._waiter = self.loop.create_future()
             try:
-                arrived = await waiter
+                arrived = await self._deadline.wait(waiter, timeout)
             finally:
-                self._deadline.disarm()
                 self._waiter = None
             if not arrived or not events:
                 raise UpstreamTimeout("upstream response timed out")
