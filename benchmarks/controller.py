@@ -2,7 +2,8 @@
 an API change (Ingress create, Ingress update, EndpointSlice change) to the new route reaching
 the data plane (the controller's `on_table` callback), with 1, 1,000 and 10,000 Ingresses
 already stored. Goals from the issue: translate 10k <= 200 ms; change -> route p99 <= 100 ms
-at 1,000 Ingresses.
+at 1,000 Ingresses. `translate` is timed on the controller's own snapshot (its informers'
+caches once started), the input it translates.
 
 Objects are written in-process (`server.api.create`/`patch`, as benchmarks/apiserver.py
 does), so the clock starts just before the write is committed; the controller sees them the
@@ -126,17 +127,32 @@ class _Store:
 
 # -- (a) translate -----------------------------------------------------------------------------
 
-def bench_translate(objects: tuple[list[dict], list[dict], list[dict]],
-                    ingress_class: dict) -> None:
-    ingresses, services, slices = objects
-    snapshot = Snapshot(tuple(ingresses), tuple(services), tuple(slices), (), (ingress_class,),
-                        CONTROLLER_NAME)
+def bench_translate(snapshot: Snapshot, store_snapshot: Snapshot) -> None:
+    """The full translation of `snapshot`, the running controller's own (its informers'
+    caches right after start-up: the objects as the `kubernetes` client's list decoded them,
+    what the controller translates). `store_snapshot` holds the same objects as the API
+    server's store keeps them, each allocated by its own write and scattered over memory:
+    printed alongside, since the same work there costs more (memory locality, not code)."""
+    median, best, no_gc = _time_translate(snapshot)
+    verdict = "meets the goal" if median <= 200 else "ABOVE the goal"
+    print(f"  translate {len(snapshot.ingresses):,} Ingresses (+ as many Services and "
+          f"EndpointSlices), the controller's snapshot: median {median:.0f} ms, best "
+          f"{best:.0f} ms over {TRANSLATE_RUNS} runs ({no_gc:.0f} ms with gc disabled) "
+          f"[goal <= 200 ms: {verdict}]")
+    median, best, _ = _time_translate(store_snapshot)
+    print(f"  the same objects as the API server's store holds them (scattered over memory): "
+          f"median {median:.0f} ms, best {best:.0f} ms")
+    bench_incremental(snapshot)
+
+
+def _time_translate(snapshot: Snapshot) -> tuple[float, float, float]:
+    """(median, best, once with the cyclic gc disabled) of `translate(snapshot)`, in ms."""
     times = []
     for _ in range(TRANSLATE_RUNS):
         start = time.perf_counter()
         result = translate(snapshot)
         times.append((time.perf_counter() - start) * 1000)
-        assert len(result.table.hosts) == len(ingresses)
+        assert len(result.table.hosts) == len(snapshot.ingresses)
     gc.disable()  # how much of it is the cyclic garbage collector walking the snapshot
     try:
         start = time.perf_counter()
@@ -144,12 +160,7 @@ def bench_translate(objects: tuple[list[dict], list[dict], list[dict]],
         no_gc = (time.perf_counter() - start) * 1000
     finally:
         gc.enable()
-    median = statistics.median(times)
-    verdict = "meets the goal" if median <= 200 else "ABOVE the goal"
-    print(f"  translate {len(ingresses):,} Ingresses (+ as many Services and EndpointSlices): "
-          f"median {median:.0f} ms, best {min(times):.0f} ms over {TRANSLATE_RUNS} runs "
-          f"({no_gc:.0f} ms with gc disabled) [goal <= 200 ms: {verdict}]")
-    bench_incremental(snapshot)
+    return statistics.median(times), min(times), no_gc
 
 
 def bench_incremental(snapshot: Snapshot) -> None:
@@ -343,7 +354,11 @@ def _changes(store: _Store, n: int, kind: str, k: int) -> tuple[Callable[[], Non
 KINDS = ("Ingress update", "EndpointSlice change", "Ingress create")  # create last: n grows
 
 
-def bench_change_to_route(server: ApiServer, store: _Store, n: int, workdir: Path) -> None:
+def bench_change_to_route(server: ApiServer, store: _Store, n: int, workdir: Path,
+                          store_snapshot: Snapshot | None = None) -> None:
+    """Start a controller on `store`'s objects, then time each kind of change. With
+    `store_snapshot` (the same objects as the store holds them), also time `translate` on
+    the controller's snapshot once it has started."""
     tables = _Tables()
     client = kubernetes.config.new_client_from_config(
         config_file=str(server.write_kubeconfig(workdir / f"kubeconfig-{n}")))
@@ -356,6 +371,8 @@ def bench_change_to_route(server: ApiServer, store: _Store, n: int, workdir: Pat
         _settle(controller)
         print(f"  {n:,} Ingress{'es' if n > 1 else ''}: start-up (list 3x{n:,} objects, "
               f"first table) {startup}")
+        if store_snapshot is not None:
+            bench_translate(controller.snapshot(), store_snapshot)
         budget = SIZE_BUDGET_SECONDS[n] / len(KINDS)
         for kind in KINDS:
             controller.reconcile_seconds.clear()
@@ -408,11 +425,12 @@ def main() -> None:
         for n in SIZES:  # smallest first: a big store left in memory slows every gc pass
             server = ApiServer()
             store = _Store(server.api)
-            objects = store.populate(n)
-            if n == N_TRANSLATE:
-                bench_translate(objects, store.ingress_class)
-            del objects
+            ingresses, services, slices = store.populate(n)
+            store_snapshot = Snapshot(tuple(ingresses), tuple(services), tuple(slices), (),
+                                      (store.ingress_class,), CONTROLLER_NAME) \
+                if n == N_TRANSLATE else None
+            del ingresses, services, slices
             with server:
-                bench_change_to_route(server, store, n, Path(tmp))
-            del server, store
+                bench_change_to_route(server, store, n, Path(tmp), store_snapshot)
+            del server, store, store_snapshot
             gc.collect()
