@@ -10,6 +10,7 @@ from collections.abc import Iterable
 import pytest
 import trustme
 
+from simulator.controller.backends import BackendResolver
 from simulator.controller.classes import (
     IS_DEFAULT_CLASS_ANNOTATION,
     LEGACY_CLASS_ANNOTATION,
@@ -836,3 +837,46 @@ def test_translator_keeps_unchanged_hosts_as_the_same_objects() -> None:
     kept = {a.host for a, b in zip(first.table.hosts, second.table.hosts, strict=True)
             if a is b}
     assert kept == {h.host for h in first.table.hosts} - {"h7.example.com"}
+
+
+def test_resolver_carries_unchanged_backends_and_patches_changed_ones() -> None:
+    """A resolver built on the previous one resolves like a fresh one, reuses the Resolution
+    of a backend whose Service and EndpointSlices did not change, and follows the ones that
+    did (an EndpointSlice replaced, added or removed; a Service replaced or removed)."""
+    services = [service("web"), service("api")]
+    slices = [endpoint_slice("web", ep("10.0.0.1")), endpoint_slice("api", ep("10.0.1.1"))]
+    first = BackendResolver(services, slices)
+    web_before, api_before = first.lookup("default", "web", "80"), \
+        first.lookup("default", "api", "80")
+
+    slices[0] = endpoint_slice("web", ep("10.0.0.2"))  # web's endpoints move
+    slices.append(endpoint_slice("web", ep("10.0.0.3"), name="web-def"))  # a second slice
+    second = BackendResolver(services, slices, first)
+    assert second.lookup("default", "api", "80") is api_before
+    web = second.lookup("default", "web", "80")
+    assert [e.address for e in web.backend.endpoints] == ["10.0.0.2", "10.0.0.3"]
+    assert web == BackendResolver(services, slices).lookup("default", "web", "80")
+    assert web != web_before
+
+    del services[1]  # api's Service goes; its slice stays
+    del slices[2]
+    third = BackendResolver(services, slices, second)
+    assert third.lookup("default", "api", "80").problem.reason == "ServiceNotFound"
+    assert [e.address for e in third.lookup("default", "web", "80").backend.endpoints] == \
+        ["10.0.0.2"]
+
+
+def test_resolver_after_a_duplicate_service_key_matches_a_fresh_index() -> None:
+    """Two Services with one namespace/name (no API server stores that, but the translation
+    must not depend on it): the last one listed wins, whether the index is patched or not."""
+    one = service("web", ports=(("http", 80, 8080),))
+    two = service("web", ports=((None, 81, 8080),))
+    slices = [endpoint_slice("web", ep("10.0.0.1"))]
+    first = BackendResolver([one], slices)
+    assert first.lookup("default", "web", "80").problem is None
+    for services in ([one, two], [two, one], [one]):
+        fresh = BackendResolver(services, slices)
+        patched = BackendResolver(services, slices, first)
+        for port in ("80", "81"):
+            assert patched.lookup("default", "web", port) == fresh.lookup("default", "web", port)
+        first = patched

@@ -22,7 +22,7 @@ way (it has no EndpointSlices; resolving DNS names is left out of the reference 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from simulator.controller.endpoints import usable_endpoints
@@ -99,43 +99,60 @@ def service_key(namespace: str, backend: object) -> tuple[str, str, str] | Resol
 # A resolution and what it was computed from: the Service and its EndpointSlices.
 CachedResolution = tuple[object, tuple, Resolution]
 
+# Above this share of changed objects, indexing them all again is as cheap as patching.
+_PATCH_LIMIT = 0.25
+
 
 class BackendResolver:
     """Resolves Ingress backends against one snapshot's Services and EndpointSlices.
 
     Indexes are built per snapshot and results memoised per (namespace, service, port), so
-    thousands of Ingresses sharing Services resolve each one once. Given the `cache` of an
-    earlier snapshot's resolver (`resolver.cache`), a backend whose Service and EndpointSlices
-    are the same objects as then is not resolved again; equal inputs, equal Resolution."""
+    thousands of Ingresses sharing Services resolve each one once. Given the resolver of an
+    earlier snapshot (`previous`), it carries that one's work forward: the indexes are
+    patched with the objects that differ (objects are never mutated, so a new object is a
+    change and identity stands for the resourceVersion), and a backend whose Service and
+    EndpointSlices are all the same objects as then keeps its Resolution without being looked
+    up again; equal inputs, equal Resolution."""
 
     def __init__(self, services: Iterable[dict], endpoint_slices: Iterable[dict],
-                 cache: dict[tuple[str, str, str], CachedResolution] | None = None,
                  previous: BackendResolver | None = None) -> None:
-        self._previous = cache or {}
-        # What this snapshot resolved: hand it to the next snapshot's resolver.
+        # What this snapshot resolved: handed to the next snapshot's resolver.
         self.cache: dict[tuple[str, str, str], CachedResolution] = {}
         self._service_list = tuple(services)
         self._slice_list = tuple(endpoint_slices)
-        # The previous snapshot's indexes, if it had the same (or equal) objects.
-        if previous is not None and previous._service_list == self._service_list:
+        self._previous: dict[tuple[str, str, str], CachedResolution] = {}
+        # (namespace, Service name) of every Service or EndpointSlice that differs from the
+        # previous snapshot's; None: unknown, so every backend is looked up again.
+        self._changed: set[tuple[str, str]] | None = None
+        if previous is None:
+            self._services = self._index_services(self._service_list)
+            self._slices = self._index_slices(self._slice_list)
+            return
+        self._previous = previous.cache
+        changed: set[tuple[str, str]] | None = set()
+        if previous._service_list == self._service_list:  # identities first: cheap
             self._service_list, self._services = previous._service_list, previous._services
         else:
-            self._services = self._index_services(self._service_list)
-        if previous is not None and previous._slice_list == self._slice_list:
+            services = _patched(previous._service_list, self._service_list,
+                                previous._services, _service_index_key, changed)
+            if services is None:
+                services, changed = self._index_services(self._service_list), None
+            self._services = services
+        if previous._slice_list == self._slice_list:
             self._slice_list, self._slices = previous._slice_list, previous._slices
         else:
-            self._slices = self._index_slices(self._slice_list)
+            slices = _patched(previous._slice_list, self._slice_list, previous._slices,
+                              _slice_index_key, changed, several=True)
+            if slices is None:
+                slices, changed = self._index_slices(self._slice_list), None
+            self._slices = slices
+        self._changed = changed
 
     @staticmethod
     def _index_services(services: tuple[dict, ...]) -> dict[tuple[str, str], dict]:
         index: dict[tuple[str, str], dict] = {}
         for service in services:
-            md = service.get("metadata") if type(service) is dict else None
-            if type(md) is not dict:
-                md = {}
-            namespace, name = md.get("namespace"), md.get("name")
-            index[namespace if type(namespace) is str else "",
-                  name if type(name) is str else ""] = service
+            index[_service_index_key(service)] = service
         return index
 
     @staticmethod
@@ -143,12 +160,8 @@ class BackendResolver:
                       ) -> dict[tuple[str, str], tuple[dict, ...]]:
         slices: dict[tuple[str, str], list[dict]] = {}
         for endpoint_slice in endpoint_slices:
-            md = endpoint_slice.get("metadata") if type(endpoint_slice) is dict else None
-            labels = md.get("labels") if type(md) is dict else None
-            service = labels.get(SERVICE_NAME_LABEL) if type(labels) is dict else None
-            if service and type(service) is str:
-                namespace = md.get("namespace")
-                key = (namespace if type(namespace) is str else "", service)
+            key = _slice_index_key(endpoint_slice)
+            if key is not None:
                 found = slices.get(key)
                 if found is None:
                     slices[key] = [endpoint_slice]
@@ -174,12 +187,14 @@ class BackendResolver:
         cached = self.cache.get(key)
         if cached is not None:
             return cached[2]
-        service_key = (key[0], key[1])
-        service = self._services.get(service_key)
-        slices = self._slices.get(service_key, ())
         cached = self._previous.get(key)
-        if cached is None or cached[0] is not service or cached[1] != slices:
-            cached = (service, slices, self._resolve_service(service, slices, *key))
+        service_key = (key[0], key[1])
+        changed = self._changed
+        if cached is None or changed is None or service_key in changed:
+            service = self._services.get(service_key)
+            slices = self._slices.get(service_key, ())
+            if cached is None or cached[0] is not service or cached[1] != slices:
+                cached = (service, slices, self._resolve_service(service, slices, *key))
         self.cache[key] = cached
         return cached[2]
 
@@ -209,6 +224,73 @@ class BackendResolver:
                 "requests for this backend get 503"))
         endpoints = usable_endpoints(slices, port_name)
         return Resolution(Backend(namespace, name, port, endpoints))
+
+
+def _service_index_key(service: dict) -> tuple[str, str]:
+    """(namespace, name) of a Service."""
+    md = service.get("metadata") if type(service) is dict else None
+    if type(md) is not dict:
+        md = {}
+    namespace, name = md.get("namespace"), md.get("name")
+    return namespace if type(namespace) is str else "", name if type(name) is str else ""
+
+
+def _slice_index_key(endpoint_slice: dict) -> tuple[str, str] | None:
+    """(namespace, Service name) of an EndpointSlice, or None if it names no Service."""
+    md = endpoint_slice.get("metadata") if type(endpoint_slice) is dict else None
+    labels = md.get("labels") if type(md) is dict else None
+    service = labels.get(SERVICE_NAME_LABEL) if type(labels) is dict else None
+    if not service or type(service) is not str:
+        return None
+    namespace = md.get("namespace")
+    return namespace if type(namespace) is str else "", service
+
+
+def _patched(old: tuple[dict, ...], new: tuple[dict, ...], index: dict,
+             key_of: Callable[[dict], tuple[str, str] | None],
+             changed: set[tuple[str, str]] | None, several: bool = False) -> dict | None:
+    """The index of `new`, made by patching `index`, the index of `old`, with the objects
+    that differ; the keys it patches are added to `changed`. Services are indexed one per key,
+    EndpointSlices (`several`) as a tuple per key, in no particular order (resolving does not
+    depend on it). None when patching could differ from indexing `new` (two Services with one
+    key, one object listed twice) or costs as much: index `new` instead."""
+    old_ids = set(map(id, old))
+    added = [obj for obj in new if id(obj) not in old_ids]
+    if len(added) > _PATCH_LIMIT * len(new) + 1:
+        return None
+    new_ids = set(map(id, new))
+    removed = [obj for obj in old if id(obj) not in new_ids]
+    if len(old_ids) != len(old) or len(new_ids) != len(new) or \
+            (not several and len(index) != len(old)):
+        return None  # an object listed twice, or two Services with one key
+    patched = dict(index)
+    for obj in removed:
+        key = key_of(obj)
+        if key is None:
+            continue
+        if several:
+            rest = tuple(o for o in patched[key] if o is not obj)
+            if rest:
+                patched[key] = rest
+            else:
+                del patched[key]
+        else:
+            del patched[key]
+        if changed is not None:
+            changed.add(key)
+    for obj in added:
+        key = key_of(obj)
+        if key is None:
+            continue
+        if several:
+            patched[key] = patched.get(key, ()) + (obj,)
+        elif key in patched:
+            return None  # two Services with one key: indexing decides which one wins
+        else:
+            patched[key] = obj
+        if changed is not None:
+            changed.add(key)
+    return patched
 
 
 def _text(value: object) -> str:

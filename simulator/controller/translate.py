@@ -63,7 +63,6 @@ from operator import attrgetter
 
 from simulator.controller.backends import (
     BackendResolver,
-    CachedResolution,
     Problem,
     Resolution,
     service_key,
@@ -262,7 +261,6 @@ class Translator:
     def __init__(self) -> None:
         self._plans: dict[int, _Plan] = {}  # id(Ingress) -> its plan
         self._selector: tuple[tuple, str, ClassSelector] | None = None
-        self._resolutions: dict[tuple[str, str, str], CachedResolution] = {}
         self._resolver: BackendResolver | None = None
         # host -> (what its routes were computed from, the routes, their Warnings)
         self._hosts: dict[str, tuple[list, HostRoutes | None, tuple[ControllerEvent, ...]]] = {}
@@ -286,12 +284,12 @@ class Translator:
         served = self._served_plans(snapshot.ingresses, selector, snapshot.watch_namespace)
         served.sort(key=_AGE)  # oldest first: the first claim wins
         resolver = BackendResolver(snapshot.services, snapshot.endpoint_slices,
-                                   self._resolutions, self._resolver)
+                                   self._resolver)
         log = EventLog()
         hosts, host_events = self._route_hosts(served, resolver)
         default_backend = _default_backend(served, resolver, log)
         certificates = self._certificates(served, snapshot.secrets, log)
-        self._resolutions, self._resolver = resolver.cache, resolver
+        self._resolver = resolver
         events, warnings = self._all_events(served, host_events, log)
         table = RoutingTable(hosts=hosts, default_backend=default_backend,
                              certificates=certificates, warnings=warnings)
