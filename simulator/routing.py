@@ -99,8 +99,13 @@ class RoutingTable:
 def precedence_key(rule: PathRule) -> tuple[int, int, str]:
     """Sort key putting the rule that wins first: the longest path, then Exact before
     Prefix/ImplementationSpecific ("precedence will be given first to the longest matching
-    path; if two paths are still equally matched, to paths with an exact path type")."""
-    return (-len(rule.path), 0 if rule.path_type is PathType.EXACT else 1, rule.path)
+    path; if two paths are still equally matched, to paths with an exact path type"). A
+    Prefix path's trailing slash is not part of what it matches (Prefix `/foo/` matches
+    `/foo`, the docs' table), so Exact `/foo` and Prefix `/foo/` tie on length and Exact
+    wins."""
+    if rule.path_type is PathType.EXACT:
+        return (-len(rule.path), 0, rule.path)
+    return (-len(rule.path.rstrip("/") or "/"), 1, rule.path)
 
 
 def sort_paths(rules: list[PathRule] | tuple[PathRule, ...]) -> tuple[PathRule, ...]:

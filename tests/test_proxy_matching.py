@@ -100,6 +100,18 @@ def test_kubernetes_docs_examples(kind: str, rules: list[tuple[str, PathType]],
             assert m.rule is not None and (m.rule.path, m.rule.path_type) == winner, request
 
 
+def test_exact_wins_over_a_prefix_that_differs_only_by_its_trailing_slash() -> None:
+    """Prefix "/foo/" matches "/foo" over the same length as Exact "/foo" (its trailing slash
+    is ignored), so the two are "equally matched" and Exact wins; "/foo/x" is Prefix's."""
+    t = table(("foo.example", [rule("/foo/", P), rule("/foo", E)]))
+    assert match(t, "foo.example", "/foo").rule == rule("/foo", E)
+    assert match(t, "foo.example", "/foo/").rule == rule("/foo/", P)
+    assert match(t, "foo.example", "/foo/x").rule == rule("/foo/", P)
+    # a longer Prefix still beats a shorter Exact
+    t = table(("foo.example", [rule("/foo/bar/", P), rule("/foo", E)]))
+    assert match(t, "foo.example", "/foo/bar").rule == rule("/foo/bar/", P)
+
+
 def test_implementation_specific_is_prefix() -> None:
     t = table(("", [rule("/foo", IMPL), rule("", IMPL, name="root")]))
     assert match(t, "x", "/foo/bar").rule == rule("/foo", IMPL)
@@ -345,8 +357,11 @@ def oracle(t: RoutingTable, host: str, path: str) -> Backend | None:
             if hit:
                 candidates.append(r)
         if candidates:
-            return max(candidates,
-                       key=lambda r: (len(r.path), r.path_type is EXACT)).backend
+            # the longest matching path: what the rule matches, so a Prefix rule's trailing
+            # slash does not count; then Exact over Prefix
+            return max(candidates, key=lambda r: (
+                len(r.path if r.path_type is EXACT else r.path.rstrip("/")),
+                r.path_type is EXACT)).backend
     return t.default_backend
 
 

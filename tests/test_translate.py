@@ -256,6 +256,13 @@ def test_paths_in_precedence_order() -> None:
     assert result.events == ()
 
 
+def test_exact_precedes_a_prefix_with_the_same_path_and_a_trailing_slash() -> None:
+    result = run(ingress("a", rule("a.example.com", path("/foo/", path_type="Prefix"),
+                                   path("/foo", path_type="Exact"))))
+    assert [(p, t.value) for p, t, _ in host_paths(result, "a.example.com")] == [
+        ("/foo", "Exact"), ("/foo/", "Prefix")]
+
+
 def test_several_ingresses_on_one_host_are_merged() -> None:
     result = run(ingress("one", rule("shop.example.com", path("/cart"))),
                  ingress("two", rule("shop.example.com", path("/pay")), namespace="default"),
@@ -303,9 +310,9 @@ def test_conflicts_are_about_matching_the_same_requests() -> None:
                   created="2024-06-01T00:00:00Z")
     result = run(old, new)
     assert [(p, t.value, s) for p, t, s in host_paths(result, "a.example.com")] == [
-        ("/e/", "Exact", "default/new"), ("/q/", "Prefix", "default/old"),
+        ("/e/", "Exact", "default/new"),
         ("/e", "Exact", "default/old"), ("/e", "Prefix", "default/new"),
-        ("/p", "Prefix", "default/old")]
+        ("/p", "Prefix", "default/old"), ("/q/", "Prefix", "default/old")]  # "/q/" is "/q"
     assert reasons(result) == [("default", "new", "PathConflict")] * 2
 
 
