@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import base64
+import datetime
 import random
 import ssl
 from collections.abc import Iterable
 
 import pytest
 import trustme
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import ExtensionOID, NameOID
 
 from simulator.controller.backends import BackendResolver
 from simulator.controller.classes import (
@@ -556,6 +561,52 @@ def test_tls_garbage_data_is_rejected(leaf) -> None:
         assert result.table.certificates == ()
         assert reasons(result) == [("default", "a", "InvalidSecret")]
         assert why in result.events[0].message
+
+
+def malformed_san_certificate(host: str) -> tuple[bytes, bytes]:
+    """A self-signed certificate and its key whose subjectAltName extension is not valid
+    DER: cryptography parses extensions lazily, so it loads and fails on first use."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(1)
+            .not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.UnrecognizedExtension(
+                ExtensionOID.SUBJECT_ALTERNATIVE_NAME, b"\x30\x03\xff\xff\xff"),
+                critical=False)
+            .sign(key, hashes.SHA256()))
+    return (cert.public_bytes(serialization.Encoding.PEM),
+            key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                              serialization.NoEncryption()))
+
+
+def test_tls_certificate_with_malformed_extensions_costs_only_its_own_hosts(leaf) -> None:
+    good = tls_ingress("good")
+    bad = ingress("bad", rule("bad.example.com", path("/")), created="2024-06-01T00:00:00Z",
+                  tls=[{"hosts": ["bad.example.com"], "secretName": "bad"}])
+    result = run(good, bad, secrets=[tls_secret("good", *pems(leaf)),
+                                     tls_secret("bad", *malformed_san_certificate(
+                                         "bad.example.com"))])
+    assert [c.hosts for c in result.table.certificates] == [("secure.example.com",)]
+    assert {h.host for h in result.table.hosts} == {"secure.example.com", "bad.example.com"}
+    assert reasons(result) == [("default", "bad", "InvalidSecret")]
+    assert "malformed extensions" in result.events[0].message
+
+
+def test_tls_unexpected_parser_error_is_an_invalid_secret(leaf, monkeypatch) -> None:
+    """Whatever else the certificate parser raises costs that Secret's hosts their TLS and
+    leaves the rest of the translation alone."""
+    def explode(data: bytes) -> list:
+        raise RuntimeError("parser bug")
+
+    monkeypatch.setattr(x509, "load_pem_x509_certificates", explode)
+    result = run(tls_ingress(), ingress("plain", rule("plain.example.com", path("/"))),
+                 secrets=[tls_secret("cert", *pems(leaf))])
+    assert result.table.certificates == ()
+    assert {h.host for h in result.table.hosts} == {"secure.example.com", "plain.example.com"}
+    assert reasons(result) == [("default", "a", "InvalidSecret")]
+    assert "RuntimeError" in result.events[0].message
 
 
 def test_tls_missing_secret(leaf) -> None:

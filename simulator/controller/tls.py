@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -45,6 +46,8 @@ from cryptography.hazmat.primitives import serialization
 from simulator.controller.events import EventLog
 from simulator.controller.objects import as_dict, as_list, as_str, name_of, namespace_of, ref_of
 from simulator.routing import Certificate
+
+log = logging.getLogger(__name__)
 
 TLS_SECRET_TYPE = "kubernetes.io/tls"
 
@@ -95,18 +98,38 @@ def load_tls_secret(secret: dict) -> TLSMaterial:
     except (ValueError, UnsupportedAlgorithm) as exc:
         raise InvalidSecret("tls.key holds no valid PEM private key") from exc
     spki = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    if key.public_key().public_bytes(*spki) != chain[0].public_key().public_bytes(*spki):
-        raise InvalidSecret("tls.key does not match the certificate in tls.crt")
     try:
-        san = chain[0].extensions.get_extension_for_class(x509.SubjectAlternativeName)
-        names = tuple(sorted({n.lower() for n in san.value.get_values_for_type(x509.DNSName)}))
+        cert_spki = chain[0].public_key().public_bytes(*spki)
+    except (ValueError, UnsupportedAlgorithm) as exc:
+        raise InvalidSecret(f"the certificate in tls.crt has an unusable public key: {exc}") \
+            from exc
+    if key.public_key().public_bytes(*spki) != cert_spki:
+        raise InvalidSecret("tls.key does not match the certificate in tls.crt")
+    return TLSMaterial(*_pems(chain, key), _dns_names(chain[0]))
+
+
+def _dns_names(cert: x509.Certificate) -> tuple[str, ...]:
+    """The certificate's subjectAltName DNS names, lower-cased and sorted (none without the
+    extension); InvalidSecret when its extensions cannot be read. cryptography parses them
+    on first use, so a malformed one surfaces here, as ValueError or, for an extension listed
+    twice, DuplicateExtension."""
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName)
     except x509.ExtensionNotFound:
-        names = ()
+        return ()
+    except (ValueError, x509.DuplicateExtension) as exc:
+        raise InvalidSecret(f"the certificate in tls.crt has malformed extensions: {exc}") \
+            from exc
+    return tuple(sorted({n.lower() for n in san.value.get_values_for_type(x509.DNSName)}))
+
+
+def _pems(chain: list[x509.Certificate], key: object) -> tuple[bytes, bytes]:
+    """The chain and the key re-encoded as the data planes load them (PEM; PKCS#8 key)."""
     cert_pem = b"".join(c.public_bytes(serialization.Encoding.PEM) for c in chain)
-    key_pem = key.private_bytes(serialization.Encoding.PEM,
+    key_pem = key.private_bytes(serialization.Encoding.PEM,  # type: ignore[attr-defined]
                                 serialization.PrivateFormat.PKCS8,
                                 serialization.NoEncryption())
-    return TLSMaterial(cert_pem, key_pem, names)
+    return cert_pem, key_pem
 
 
 def covers(dns_names: tuple[str, ...], host: str) -> bool:
@@ -169,6 +192,14 @@ class CertificateBuilder:
                     self._loaded[key] = load_tls_secret(secret)
                 except InvalidSecret as exc:
                     self._loaded[key] = ("InvalidSecret", str(exc))
+                except Exception as exc:  # noqa: BLE001 - see below
+                    # Certificates are untrusted input to a parser whose failure modes are
+                    # open-ended; one Secret that breaks it in a way load_tls_secret does not
+                    # name must cost its own hosts their TLS, never the whole translation.
+                    log.warning("Secret %s/%s: unexpected error reading it", *key,
+                                exc_info=True)
+                    self._loaded[key] = ("InvalidSecret", f"tls.crt or tls.key could not be "
+                                                          f"read ({type(exc).__name__})")
             if secret is not None:
                 self.materials[key] = (secret, self._loaded[key])
         return self._loaded[key]
