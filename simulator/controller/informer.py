@@ -3,8 +3,10 @@ resourceVersion, keeping a cache of plain JSON dicts.
 
 As client-go's reflector does it: bookmarks advance the resourceVersion, a 410 Expired
 (watch history gone) means relist, any other error means back off with jitter and relist,
-and a watch that ends normally (timeoutSeconds) is simply resumed. Runs on its own daemon
-thread; `on_change` is called after every cache change (and on resync).
+and a watch that ends normally (timeoutSeconds) is simply resumed, unless it lasted under a
+second with no event ("very short watch"), which counts as an error: a server that closes
+every watch at once gets a backed-off relist, not a hot loop. Runs on its own daemon thread;
+`on_change` is called after every cache change (and on resync).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import logging
 import random
 import socket
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -25,6 +28,20 @@ log = logging.getLogger(__name__)
 
 Key = tuple[str, str]  # (namespace, name)
 ListFunc = Callable[..., Any]
+
+# client-go's reflector: "very short watch: ... watch lasted less than a second and no items
+# received".
+SHORT_WATCH_SECONDS = 1.0
+
+
+class ShortWatch(Exception):
+    """A watch the server ended within SHORT_WATCH_SECONDS without sending any event."""
+
+
+def jittered(delay: float, rng: random.Random) -> float:
+    """`delay` scaled by a random factor in [0.5, 1.5), so informers that failed together do
+    not retry together."""
+    return delay * (0.5 + rng.random())
 
 
 def _key(obj: dict[str, Any]) -> Key:
@@ -54,6 +71,7 @@ class Informer:
         self.relists = 0  # how often the informer had to list again (410s, errors)
         self._stop = threading.Event()
         self._response: Any = None  # the open watch response, closed to stop at once
+        self._delay = backoff_initial  # the next back-off (see `_run`)
         self._thread: threading.Thread | None = None
 
     # ---- lifecycle -----------------------------------------------------------------------
@@ -76,30 +94,32 @@ class Informer:
     # ---- the reflector loop --------------------------------------------------------------
 
     def _run(self) -> None:
-        backoff = self.backoff_initial
+        # The next back-off, doubled by every failure and reset by a watch that works (an
+        # event, or a normal end after SHORT_WATCH_SECONDS), not by a list that works: a
+        # server that lists fine but ends every watch at once must still be backed off.
+        self._delay = self.backoff_initial
         while not self._stop.is_set():
             try:
                 self._list()
-                backoff = self.backoff_initial
                 self._watch_until_expired()
             except ApiException as exc:
                 if exc.status == 410:
                     log.info("informer %s: watch expired (410), relisting", self.name)
                     self.relists += 1
                     continue
-                backoff = self._backoff(backoff, exc)
+                self._backoff(exc)
             except Exception as exc:  # noqa: BLE001 - any failure: back off, relist, go on
-                backoff = self._backoff(backoff, exc)
+                self._backoff(exc)
 
-    def _backoff(self, current: float, exc: BaseException) -> float:
+    def _backoff(self, exc: BaseException) -> None:
         if self._stop.is_set():
-            return current  # the connection broke because we are stopping
+            return  # the connection broke because we are stopping
         self.relists += 1
-        delay = current * (0.5 + self.rng.random())  # jitter: 50%-150%
+        delay = jittered(self._delay, self.rng)
         log.warning("informer %s: %s; retrying in %.2fs", self.name,
                     str(exc).splitlines()[0] if str(exc) else type(exc).__name__, delay)
         self._stop.wait(delay)
-        return min(current * 2, self.backoff_max)
+        self._delay = min(self._delay * 2, self.backoff_max)
 
     def _list(self) -> None:
         resp = self.list_func(_preload_content=False)
@@ -125,6 +145,7 @@ class Informer:
                                   allow_watch_bookmarks=True, timeout_seconds=timeout,
                                   _preload_content=False)
             self._response = resp
+            started, events = time.monotonic(), 0
             try:
                 for line in iter_resp_lines(resp):
                     if self._stop.is_set():
@@ -136,10 +157,17 @@ class Informer:
                         status = event.get("object") or {}
                         raise ApiException(status=status.get("code"),
                                            reason=status.get("message", "watch error"))
+                    events += 1
+                    self._delay = self.backoff_initial  # the watch works
                     self._apply(event)
             finally:
                 self._response = None
                 resp.release_conn()
+            if not events and not self._stop.is_set():
+                if time.monotonic() - started < SHORT_WATCH_SECONDS:
+                    raise ShortWatch("very short watch: the server ended it in under "
+                                     f"{SHORT_WATCH_SECONDS:g} s with no event")
+                self._delay = self.backoff_initial  # a quiet watch that ran its course
             if self.resync_seconds:
                 self.on_change(self.name)  # resync: let handlers look at everything again
 
