@@ -126,6 +126,33 @@ def test_status_another_controller_wrote_is_left_alone(cluster):
     assert [e.ip for e in claimed] == ["127.0.0.1"]
 
 
+def test_status_is_cleared_when_the_controller_stops_serving_an_ingress(cluster):
+    """An Ingress moved to a class no controller has, and the Ingresses of an IngressClass
+    of ours that is deleted, lose their route and the address we published."""
+    _, client, _, tables = cluster
+    net = kubernetes.client.NetworkingV1Api(client)
+    net.create_ingress_class({"metadata": {"name": "second"},
+                              "spec": {"controller": CONTROLLER_NAME}})
+    moved = ingress_body("moved", host="moved.example.com")
+    retired = ingress_body("retired", host="retired.example.com")
+    retired["spec"]["ingressClassName"] = "second"
+    for body in (moved, retired):
+        net.create_namespaced_ingress("default", body)
+
+    def address(name: str) -> list[str]:
+        status = net.read_namespaced_ingress(name, "default").status.load_balancer.ingress
+        return [entry.ip for entry in status or []]
+
+    for name in ("moved", "retired"):
+        eventually(lambda name=name: address(name) == ["127.0.0.1"], what=f"{name} status")
+    net.patch_namespaced_ingress("moved", "default",
+                                 {"spec": {"ingressClassName": "nobodys"}})
+    net.delete_ingress_class("second")
+    for name in ("moved", "retired"):
+        eventually(lambda name=name: address(name) == [], what=f"{name} status cleared")
+        assert tables.backend_of(f"{name}.example.com") is None
+
+
 def test_missing_service_records_one_warning_event(cluster):
     _, client, controller, tables = cluster
     net = kubernetes.client.NetworkingV1Api(client)
