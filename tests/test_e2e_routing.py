@@ -158,7 +158,8 @@ def test_secret_rotation_reaches_new_handshakes_quickly(env, ca, namespace, caps
     with capsys.disabled():
         print(f"\n[e2e] Secret rotation: new certificate on new handshakes after "
               f"{seconds * 1000:.0f} ms ({len(seen)} handshake(s) polled)")
-    assert seconds < 2.0, f"rotation took {seconds:.2f}s (expected about 1s at most)"
+    # The promise: a rotated Secret is served within a second (typically ~15 ms).
+    assert seconds < 1.0, f"rotation took {seconds:.2f}s (promised: within a second)"
     # Converged: requests work and stay on the new certificate.
     for _ in range(5):
         assert https_get(env, host, ca=ca).certificate.serial_number == serial_of(second)
