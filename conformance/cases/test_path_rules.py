@@ -165,6 +165,13 @@ LONGEST_EXPECTED = [("/foo/bar", "foo-slash-bar-prefix"), ("/foo/bar/baz", "foo-
                     ("/foo/barbaz", "foo-prefix")]
 EXACT_EXPECTED = [("/foo", "foo-exact"), ("/foo/", "foo-prefix"), ("/foo/x", "foo-prefix")]
 
+# One Ingress, Prefix `/foo/` listed before Exact `/foo`: both match `/foo` over the same
+# length (a Prefix path's trailing slash is ignored), so Exact must win it.
+SLASH_HOST = "exact-vs-prefix-slash"
+SLASH_RULES: tuple[Rule, ...] = (P("/foo/"), E("/foo"))
+SLASH_EXPECTED = [("/foo", "foo-exact"), ("/foo/", "foo-slash-prefix"),
+                  ("/foo/x", "foo-slash-prefix")]
+
 IMPL_HOST = "implementation-specific"
 IMPL_SENTINEL = "/sentinel"  # a Prefix rule in the same Ingress: shows the Ingress is live
 IMPL_REQUESTS = ["/foo", "/foo/", "/foo/bar", "/foobar", "/FOO"]
@@ -180,6 +187,7 @@ def _all_backends() -> list[str]:
         rules.update(host_rules)
     for pair in ACROSS_INGRESSES.values():
         rules.update(pair)
+    rules.update(SLASH_RULES)
     rules.add(P(IMPL_SENTINEL))
     names = {svc(*r) for r in rules}
     names.add(svc("/foo", IMPL))
@@ -213,6 +221,7 @@ def site(kube: Kube, http: HttpClient, module_namespace: str) -> Site:
     for label, (first, second) in ACROSS_INGRESSES.items():
         kube.ingress(ns, f"{label}-1", rule(s.host(label), *_paths((first,))))
         kube.ingress(ns, f"{label}-2", rule(s.host(label), *_paths((second,))))
+    kube.ingress(ns, SLASH_HOST, rule(s.host(SLASH_HOST), *_paths(SLASH_RULES)))
     kube.ingress(ns, IMPL_HOST, rule(s.host(IMPL_HOST), path("/foo", svc("/foo", IMPL), IMPL),
                                      *_paths((P(IMPL_SENTINEL),))))
     kube.ingress(ns, PASSTHROUGH_HOST, rule(s.host(PASSTHROUGH_HOST), *_paths((P("/foo"),))))
@@ -225,6 +234,7 @@ def site(kube: Kube, http: HttpClient, module_namespace: str) -> Site:
     probes += [(host, value) for host, rules in UPSTREAM_HOSTS.items() for value, _ in rules]
     probes += [(label, value) for label, pair in ACROSS_INGRESSES.items()
                for value, _ in pair]
+    probes += [(SLASH_HOST, value) for value, _ in SLASH_RULES]
     probes += [(IMPL_HOST, IMPL_SENTINEL), (PASSTHROUGH_HOST, "/foo")]
 
     # Live, not judged: every probe is answered by some backend of this namespace. Whether
@@ -327,6 +337,19 @@ def test_exact_beats_prefix_across_ingresses(site: Site, http: HttpClient, label
         for request, service in EXACT_EXPECTED:
             served_by(http, site.host(label), request, service, namespace=site.namespace)
     eventually(check, f"Exact over Prefix across Ingresses ({label})", recheck())
+
+
+def test_exact_beats_a_prefix_that_differs_by_a_trailing_slash(site: Site,
+                                                               http: HttpClient) -> None:
+    """Prefix `/foo/` and Exact `/foo` in one Ingress: `/foo` goes to the Exact rule, `/foo/`
+    and `/foo/x` to the Prefix rule. Prefix `/foo/` matches `/foo` ("ignores trailing slash",
+    the docs' table), over the same path as Exact `/foo`, so "if two paths are still equally
+    matched, precedence will be given to paths with an exact path type" decides; a trailing
+    slash does not make the Prefix path the longer match."""
+    def check() -> None:
+        for request, service in SLASH_EXPECTED:
+            served_by(http, site.host(SLASH_HOST), request, service, namespace=site.namespace)
+    eventually(check, "Exact /foo over Prefix /foo/", recheck())
 
 
 # ---- 4. ImplementationSpecific ----------------------------------------------------------------
