@@ -644,7 +644,33 @@ def test_slow_and_oversized_heads(proxy_factory: Callable[..., Proxy],
     assert raw_exchange(proxy.http_address, stalled).startswith(b"HTTP/1.1 408 ")
 
 
-class RawUpstream:
+_Server = TypeVar("_Server", bound="LoopbackServer")
+
+
+class LoopbackServer:
+    """An asyncio server on a free loopback port; subclasses answer in `_handle`."""
+
+    server: asyncio.Server | None = None
+
+    async def _handle(self, reader: asyncio.StreamReader,
+                      writer: asyncio.StreamWriter) -> None:
+        raise NotImplementedError
+
+    async def start(self: _Server) -> _Server:
+        self.server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        return self
+
+    async def stop(self) -> None:
+        assert self.server is not None
+        self.server.close()
+
+    @property
+    def endpoint(self) -> Endpoint:
+        assert self.server is not None
+        return Endpoint("127.0.0.1", self.server.sockets[0].getsockname()[1])
+
+
+class RawUpstream(LoopbackServer):
     """An asyncio server answering each request with fixed bytes (and maybe closing)."""
 
     def __init__(self, lt: LoopThread, reply: bytes, close: bool,
@@ -652,7 +678,6 @@ class RawUpstream:
         self.lt, self.reply, self.close = lt, reply, close
         self.answers_per_connection = answers_per_connection
         self.connections = 0
-        self.server: asyncio.Server | None = None
 
     async def _handle(self, reader: asyncio.StreamReader,
                       writer: asyncio.StreamWriter) -> None:
@@ -670,19 +695,6 @@ class RawUpstream:
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
         writer.close()
-
-    async def start(self) -> RawUpstream:
-        self.server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
-        return self
-
-    async def stop(self) -> None:
-        assert self.server is not None
-        self.server.close()
-
-    @property
-    def endpoint(self) -> Endpoint:
-        assert self.server is not None
-        return Endpoint("127.0.0.1", self.server.sockets[0].getsockname()[1])
 
 
 @pytest.mark.parametrize(("reply", "close", "expected"), [

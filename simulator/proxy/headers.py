@@ -26,6 +26,21 @@ _REPLACED = frozenset({
 # Fields forward_request_headers looks at (everything else passes unless Connection names it).
 _SPECIAL = HOP_BY_HOP | _REPLACED | {b"x-forwarded-for", b"x-request-id", b"expect", b"host"}
 
+# Connection options never honoured: the message framing and the Host. The proxy forwards the
+# body exactly as it parsed it (Content-Length as received, or re-chunked under its own
+# Transfer-Encoding), so dropping the field that says how long it is would hand the next hop
+# unframed bytes: "Connection: content-length" would smuggle the body in as a second request
+# the proxy never routed, and a response would reach the client with no end. RFC 9110 7.6.1:
+# "A sender MUST NOT send a connection option corresponding to a field that is intended for
+# all recipients of the content"; these are, so such an option is a broken (or hostile)
+# message and is ignored, as nginx ignores every Connection-listed name.
+PROTECTED = frozenset({b"content-length", b"transfer-encoding", b"host"})
+
+# Options that cannot name a field still to be removed: the protected ones, the hop-by-hop
+# fields (removed anyway) and "close". Dropping them first spares the usual
+# "Connection: keep-alive" a second pass over the fields.
+_NOT_REMOVED = PROTECTED | HOP_BY_HOP | {b"close"}
+
 # A client-supplied request id is kept only if it is a plain token (it ends up in logs).
 _REQUEST_ID = re.compile(rb"[A-Za-z0-9._:\-]{1,200}")
 
@@ -40,7 +55,8 @@ def connection_options(headers: Iterable[tuple[bytes, bytes]]) -> set[bytes]:
 
 
 def without_hop_by_hop(headers: Iterable[tuple[bytes, bytes]]) -> Headers:
-    """`headers` minus the hop-by-hop fields and the fields named in Connection."""
+    """`headers` minus the hop-by-hop fields and the fields named in Connection (except the
+    PROTECTED ones: Content-Length and Host stay whatever Connection says)."""
     out: Headers = []
     options: set[bytes] | None = None
     for name, value in headers:
@@ -52,7 +68,9 @@ def without_hop_by_hop(headers: Iterable[tuple[bytes, bytes]]) -> Headers:
             continue
         out.append((name, value))
     if options:
-        return [(n, v) for n, v in out if n.lower() not in options]
+        options.difference_update(_NOT_REMOVED)
+        if options:
+            return [(n, v) for n, v in out if n.lower() not in options]
     return out
 
 
@@ -83,7 +101,8 @@ def forward_request_headers(
     answers 100-continue itself), forwarding fields set (`forwarded_host`: the Host the
     client asked for, port included), `Host` replaced when `host` is given (absolute-form
     request-target, RFC 9112 3.2.2), and `Transfer-Encoding: chunked` added when the body is
-    streamed without a length."""
+    streamed without a length. Content-Length and Host are kept even when Connection names
+    them (see PROTECTED)."""
     kept: list[tuple[bytes, bytes, bytes]] = []
     forwarded_for: list[bytes] = []
     options: set[bytes] | None = None
@@ -101,6 +120,8 @@ def forward_request_headers(
         if lower.startswith(b"proxy-"):
             continue
         kept.append((lower, name, value))
+    if options:
+        options.difference_update(_NOT_REMOVED)
     if options:
         out = [(n, v) for lower, n, v in kept if lower not in options]
     else:
