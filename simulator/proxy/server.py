@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from simulator.routing import Endpoint, RoutingTable
 
-from .balancer import InFlight, RoundRobin
+from .balancer import InFlight, RoundRobin, RouteKey, route_key, route_keys
 from .downstream import BadRequest, ClientConnection, ClientError, HeadTimeout, Request
 from .framing import Framing, examine
 from .headers import (
@@ -60,6 +60,7 @@ class _State:
     routes: RouteIndex
     tls: TLSIndex
     endpoints: frozenset[str]
+    route_keys: frozenset[RouteKey]  # the routes' identities (balancer.route_key)
     # (request-target, Host value) -> _Route: routing is a pure function of the table
     cache: dict[tuple[bytes, bytes | None], _Route] = field(default_factory=dict)
 
@@ -70,14 +71,16 @@ class _State:
         if table.default_backend is not None:
             backends.append(table.default_backend)
         endpoints = frozenset(ep.hostport for b in backends for ep in b.endpoints)
-        return cls(table, RouteIndex(table), TLSIndex(table.certificates, cache), endpoints)
+        return cls(table, RouteIndex(table), TLSIndex(table.certificates, cache), endpoints,
+                   frozenset(route_keys(table)))
 
 
 class _Route:
     """What a request-target and Host value mean for one table: a reason to refuse the
     request (400), or where it goes."""
 
-    __slots__ = ("problem", "origin", "authority", "absolute_host", "hostname", "found")
+    __slots__ = ("problem", "origin", "authority", "absolute_host", "hostname", "found",
+                 "key")
 
     def __init__(self, problem: str | None, origin: bytes = b"", authority: str = "",
                  absolute_host: bytes | None = None, hostname: str = "",
@@ -88,6 +91,8 @@ class _Route:
         self.absolute_host = absolute_host  # the authority of an absolute-form target
         self.hostname = hostname  # normalised: lower case, no port, no trailing dot
         self.found = found
+        # The route's identity, for its round-robin ring (computed once per cached decision).
+        self.key = route_key(found) if found is not None else None
 
     @classmethod
     def decide(cls, routes: RouteIndex, target_bytes: bytes, host: bytes | None) -> _Route:
@@ -260,19 +265,27 @@ class Proxy:
         for key in [k for k, ctx in self._contexts.items() if ctx not in in_use]:
             del self._contexts[key]
         self._state = state
-        # Endpoints that left the table get no new requests; close their idle connections.
+        # Endpoints that left the table get no new requests (close their idle connections),
+        # routes that left it no more rotation. On the loop: both are used there unlocked.
         loop = self._loop
         if loop is None or loop.is_closed():
-            self.pool.retain(state.endpoints)
+            self._retain()
             return
         try:
             running = asyncio.get_running_loop()
         except RuntimeError:
             running = None
         if running is loop:
-            self.pool.retain(state.endpoints)
+            self._retain()
         else:
-            loop.call_soon_threadsafe(self.pool.retain, state.endpoints)
+            loop.call_soon_threadsafe(self._retain)
+
+    def _retain(self) -> None:
+        # Against the table in use when this runs (a later swap may already have replaced
+        # the one that scheduled it): nothing the current table uses is dropped.
+        state = self._state
+        self.pool.retain(state.endpoints)
+        self.balancer.retain(state.route_keys)
 
     def _select_certificate(self, sslobj: ssl.SSLObject, server_name: str | None,
                             _base: ssl.SSLContext) -> None:
@@ -408,7 +421,8 @@ class Proxy:
         forwarded = forward_request_headers(
             headers, hop.client, route.authority.encode("ascii", "replace"), req_id,
             chunked=chunked, host=route.absolute_host)
-        endpoints = self.balancer.order(found.backend)
+        assert route.key is not None
+        endpoints = self.balancer.order(route.key, found.backend)
         if not framing.hosts and route.absolute_host is None:
             forwarded.insert(0, (b"Host", endpoints[0].hostport.encode()))
         # The ORIGINAL target in origin-form (RFC 9112 3.2.1): never the normalised path.
