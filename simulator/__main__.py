@@ -40,6 +40,9 @@ def _parser() -> argparse.ArgumentParser:
                          "(builtin) or a real nginx / HAProxy process")
     up.add_argument("--nginx-bin", help="nginx binary (default: nginx on PATH)")
     up.add_argument("--haproxy-bin", help="haproxy binary (default: haproxy on PATH)")
+    up.add_argument("--https-redirect", action="store_true",
+                    help="answer plain-HTTP requests for hosts with a TLS certificate with a "
+                         "308 to https (builtin data plane only; default: serve them)")
     up.add_argument("--seed", type=int, default=0, help="seed for every random choice")
     up.add_argument("--http-port", type=int, default=0, help="proxy HTTP port (default: free)")
     up.add_argument("--https-port", type=int, default=0,
@@ -92,8 +95,11 @@ async def _serve_up(args: argparse.Namespace) -> int:
         sim = Simulator(SimulatorOptions(
             seed=args.seed, api_port=args.api_port, http_port=args.http_port,
             https_port=args.https_port, data_plane=args.data_plane, nginx_bin=args.nginx_bin,
-            haproxy_bin=args.haproxy_bin))
+            haproxy_bin=args.haproxy_bin, https_redirect=args.https_redirect))
     except BinaryNotFound as exc:
+        print(f"error: --data-plane {args.data_plane}: {exc}", file=sys.stderr)
+        return 2
+    except ValueError as exc:  # an option this data plane lacks
         print(f"error: --data-plane {args.data_plane}: {exc}", file=sys.stderr)
         return 2
     try:

@@ -40,12 +40,20 @@ class SimulatorOptions:
     token: str | None = None
     nginx_bin: str | None = None
     haproxy_bin: str | None = None
+    # Answer plain-HTTP requests for hosts that have a TLS certificate with a 308 to https
+    # (the reference proxy's `https_redirect`; off: such requests are served over HTTP).
+    https_redirect: bool = False
 
 
 def make_data_plane(options: SimulatorOptions) -> DataPlane:
     """The data plane `options.data_plane` names (raises BinaryNotFound, saying how to
-    install it, when a real proxy is missing)."""
+    install it, when a real proxy is missing, and ValueError for an option it lacks)."""
     ports = (options.http_port, options.https_port, options.host)
+    if options.https_redirect and options.data_plane != "builtin":
+        # The nginx and HAProxy renderers do not render the redirect: refuse rather than
+        # serve plain HTTP while the user asked for redirects.
+        raise ValueError(f"https_redirect is not supported by the {options.data_plane} data "
+                         f"plane (only by builtin)")
     if options.data_plane == "nginx":
         from .dataplanes.nginx_process import NginxDataPlane
 
@@ -54,7 +62,7 @@ def make_data_plane(options: SimulatorOptions) -> DataPlane:
         from .dataplanes.haproxy_process import HAProxyDataPlane
 
         return HAProxyDataPlane(*ports, haproxy_bin=options.haproxy_bin)
-    return Proxy(*ports)
+    return Proxy(*ports, https_redirect=options.https_redirect)
 
 
 class Simulator:

@@ -25,7 +25,7 @@ from cryptography import x509
 
 from conformance.harness.client import dns_names, peer_certificate, tls_context
 from conformance.harness.kube import ready_pod_names
-from simulator.up import Simulator, SimulatorThread
+from simulator.up import Simulator, SimulatorOptions, SimulatorThread
 
 __all__ = ["dns_names", "peer_certificate"]  # re-exported for the e2e tests
 
@@ -71,9 +71,11 @@ class Env:
 
 
 @contextlib.contextmanager
-def running_simulator(directory: Path) -> Iterator[Env]:
-    """A SimulatorThread and a `kubernetes` client built from the kubeconfig it writes."""
-    with SimulatorThread() as thread:
+def running_simulator(directory: Path, options: SimulatorOptions | None = None
+                      ) -> Iterator[Env]:
+    """A SimulatorThread (with `options`, else the defaults) and a `kubernetes` client built
+    from the kubeconfig it writes."""
+    with SimulatorThread(options) as thread:
         kubeconfig = thread.simulator.apiserver.write_kubeconfig(directory / "kubeconfig")
         client = kubernetes.config.new_client_from_config(config_file=str(kubeconfig))
         try:

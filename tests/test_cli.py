@@ -124,3 +124,14 @@ def test_up_says_how_to_install_a_missing_proxy(tmp_path, plane):
     assert f"apt-get install -y {'nginx-light' if plane == 'nginx' else 'haproxy'}" \
         in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_up_refuses_https_redirect_with_a_real_data_plane(tmp_path):
+    """The redirect exists only in the builtin proxy: asking a real one for it is a clear
+    usage error, not plain HTTP served against the user's wish."""
+    proc = subprocess.run([sys.executable, "-m", "simulator", "up", "--kubeconfig",
+                           str(tmp_path / "kc"), "--data-plane", "nginx", "--https-redirect"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2
+    assert "--data-plane nginx: https_redirect is not supported" in proc.stderr
+    assert "Traceback" not in proc.stderr
