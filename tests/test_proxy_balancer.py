@@ -108,7 +108,8 @@ def test_rotation_survives_swaps_and_state_stays_bounded(
                           version=i + 1))
         for path in (f"/r{i}", f"/s{i}"):
             assert get(proxy, path, "a.test")[0].status == 200
-        assert len(proxy.balancer) <= 3
+        # pruned at a swap once over twice the table's 3 routes, then the 2 new ones used
+        assert len(proxy.balancer) <= 2 * 3 + 2
     # /kept was not touched by 30 swaps: its ring goes on where it stopped.
     assert echo(get(proxy, "/kept", "a.test")[1])["name"] == "two"
     swap(RoutingTable())
