@@ -88,6 +88,8 @@ What HAProxy cannot express (documented conformance differences)
 - Several X-Forwarded-For headers from the client: only the last one is kept in the chain.
 - Certificate host names outside `[a-z0-9.*_-]` are not listed in the crt-list (SNI filters
   cannot hold them); such names are not valid DNS names anyway.
+- Round robin is per HAProxy backend, i.e. per Service port: two paths to one Service share
+  a rotation (the reference rotates per route).
 
 Not a difference in meaning, but in cost: `use_backend` rules are evaluated one after the
 other, so a request's routing time grows with the number of host groups before its own

@@ -96,6 +96,8 @@ What nginx cannot express (documented conformance differences)
   every method (nothing was sent); the reference tries only one endpoint for
   non-idempotent methods. Both never resend a request an endpoint may have received.
 - `https_redirect` (308 to https) is not rendered.
+- Round robin is per upstream, i.e. per Service port: two paths to one Service share a
+  rotation (the reference rotates per route).
 """
 
 from __future__ import annotations
