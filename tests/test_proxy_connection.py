@@ -21,9 +21,11 @@ from .test_proxy import (  # noqa: F401 - fixtures
     DEADLINE,
     LoopbackServer,
     LoopThread,
+    RawUpstream,
     backend,
     lt,
     proxy_factory,
+    raw_exchange,
     routes,
 )
 
@@ -278,3 +280,48 @@ def test_http10_gets_an_unchunked_response_and_a_close(
     finally:
         client.close()
     assert len(upstream.requests) == 1
+
+
+# ---- transfer codings other than chunked ----------------------------------------------------
+
+@pytest.mark.parametrize(("reply", "close", "body"), [
+    (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+     False, b"abc"),
+    (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nabcdef", True, b"abcdef"),  # to close
+], ids=["gzip-chunked", "gzip-until-close"])
+def test_other_transfer_codings_reach_an_http11_client(
+        reply: bytes, close: bool, body: bytes, lt: LoopThread,  # noqa: F811
+        proxy_factory: Callable[..., Proxy]) -> None:  # noqa: F811
+    """The proxy undoes only the chunked framing of an upstream response: a body still
+    encoded with another transfer coding goes on under that coding (re-chunked), never
+    passed off as plain."""
+    upstream = lt.run(RawUpstream(lt, reply, close).start())
+    try:
+        proxy = proxy_factory(RoutingTable(hosts=(
+            routes("", ("/", backend("raw", upstream.endpoint))),)))
+        assert proxy.http_address is not None
+        response = raw_exchange(proxy.http_address,
+                                b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        head, _, rest = response.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200 OK\r\n")
+        assert b"\r\nTransfer-Encoding: gzip, chunked\r\n" in head + b"\r\n"
+        assert rest == b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+    finally:
+        lt.run(upstream.stop())
+
+
+def test_other_transfer_codings_cannot_reach_an_http10_client(
+        lt: LoopThread, proxy_factory: Callable[..., Proxy]) -> None:  # noqa: F811
+    """HTTP/1.0 has no Transfer-Encoding: the encoded body could only arrive as if it were
+    plain, so the client gets a 502 (as from nginx) instead."""
+    upstream = lt.run(RawUpstream(
+        lt, b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+        False).start())
+    try:
+        proxy = proxy_factory(RoutingTable(hosts=(
+            routes("", ("/", backend("raw", upstream.endpoint))),)))
+        assert proxy.http_address is not None
+        response = raw_exchange(proxy.http_address, b"GET / HTTP/1.0\r\nHost: a\r\n\r\n")
+        assert response.startswith(b"HTTP/1.1 502 ") and b"abc" not in response
+    finally:
+        lt.run(upstream.stop())

@@ -493,7 +493,13 @@ class Proxy:
             if not event.bodyless and (event.chunked or event.until_close):
                 if request.http_version == "1.1":
                     rechunk = True
-                    lines.append(b"Transfer-Encoding: chunked\r\n")
+                    lines.append(b"Transfer-Encoding: %s%schunked\r\n" % (
+                        event.codings, b", " if event.codings else b""))
+                elif event.codings:
+                    # An HTTP/1.0 client cannot be told of transfer codings, so the body cannot
+                    # reach it as sent; nginx answers 502 to any coding but chunked.
+                    raise UpstreamBroken(f"transfer coding {event.codings.decode('latin-1')!r}"
+                                         " cannot be sent to an HTTP/1.0 client", received=True)
                 else:
                     close = True  # HTTP/1.0: the body ends when the connection closes
             if close:

@@ -55,17 +55,21 @@ class ResponseHead:
     """A final (non-1xx) response head. `headers` as received (raw bytes, in order)."""
 
     __slots__ = ("status", "reason", "headers", "keep_alive", "content_length", "chunked",
-                 "until_close", "bodyless")
+                 "codings", "until_close", "bodyless")
 
     def __init__(self, status: int, reason: bytes, headers: list[tuple[bytes, bytes]],
                  keep_alive: bool, content_length: bytes | None, chunked: bool,
-                 bodyless: bool) -> None:
+                 bodyless: bool, codings: bytes = b"") -> None:
         self.status = status
         self.reason = reason
         self.headers = headers
         self.keep_alive = keep_alive
         self.content_length = content_length
         self.chunked = chunked
+        # Transfer codings other than a final "chunked" (b"gzip"): the body pieces are still
+        # encoded with them, so the client must be told (Transfer-Encoding is hop-by-hop, but
+        # only the chunked framing is this hop's to undo).
+        self.codings = codings
         self.bodyless = bodyless  # HEAD, 204, 304: no body whatever the fields say
         # RFC 9112 6.3 item 8: no Content-Length, not chunked -> the body ends at close.
         self.until_close = not bodyless and content_length is None and not chunked
@@ -176,16 +180,19 @@ class UpstreamConnection(WriteFlow, asyncio.Protocol):
             self._informational = True
             return
         content_length = None
-        chunked = False
+        codings: list[bytes] = []
         for name, value in self._headers:
             lower = name.lower()
             if lower == b"content-length":
                 content_length = value
             elif lower == b"transfer-encoding":
-                chunked = value.lower().rstrip().endswith(b"chunked")
+                codings += [c for c in (c.strip().lower() for c in value.split(b",")) if c]
+        chunked = bool(codings) and codings[-1] == b"chunked"
+        if chunked:
+            del codings[-1]
         bodyless = self._head_request or status == 204 or status == 304
         head = ResponseHead(status, self._reason, self._headers, parser.should_keep_alive(),
-                            content_length, chunked, bodyless)
+                            content_length, chunked, bodyless, b", ".join(codings))
         self._head = head
         self._events.append(head)
         if self._head_request:
