@@ -131,6 +131,10 @@ class SessionState:
         self.info = info
         self.target: Any = None
         self.results: dict[str, CaseResult] = {}
+        # nodeids: the cases selected to run (None until known), and those whose teardown
+        # report arrived; a selected case that never finished makes the run incomplete.
+        self.expected: set[str] | None = None
+        self.finished: set[str] = set()
         self.started = time.monotonic()
         self.started_at = datetime.datetime.now(datetime.timezone.utc).isoformat(
             timespec="seconds")
@@ -344,15 +348,26 @@ class ReportCollector:
     def __init__(self, state: SessionState) -> None:
         self.state = state
 
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        """With xdist, the selected cases (every worker collects the same ones)."""
+        self.state.expected = set(ids)
+
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         meta = dict(report.user_properties).get(PROPERTY)
-        if meta is None:
-            return
         result = self.state.results.get(report.nodeid)
+        if meta is None:
+            # xdist's report for a case whose worker died carries none of our properties.
+            if report.failed and result is not None:
+                result.outcome = "failed"
+                result.message = f"the worker running it crashed: {_message(report)}"
+            return
         if result is None:
             result = self.state.results[report.nodeid] = CaseResult(
                 id=meta["id"], feature=meta["feature"], level=meta["level"],
                 outcome="passed", duration_s=0.0)
+        if report.when == "teardown":
+            self.state.finished.add(report.nodeid)
         result.duration_s += report.duration
         result.time_to_consistency_s = meta["time_to_consistency_s"]
         result.errors = meta["errors"]
@@ -363,10 +378,34 @@ class ReportCollector:
             result.message = f"{report.when}: {_message(report)}"
         elif report.outcome == "skipped" and result.outcome == "passed":
             result.outcome = "xfailed" if wasxfail is not None else "skipped"
-            result.message = wasxfail if wasxfail is not None else _message(report)
+            # A baselined case keeps what actually went wrong beside the documented reason,
+            # so a new failure of a listed case is not hidden behind the old explanation.
+            result.message = _message(report) if wasxfail is None else \
+                f"{wasxfail}; this run: {report.when}: {_message(report)}"
         elif report.when == "call" and report.outcome == "passed" and wasxfail is not None:
             result.message = (f"passed, but listed in the baseline ({wasxfail}): "
                               "remove the entry")
+
+    def _unfinished(self, session: pytest.Session) -> list[str]:
+        """Cases selected but not finished (a crash, `-x`, Ctrl-C), marked failed when they
+        had started; their ids (nodeids for those that never started)."""
+        state = self.state
+        expected = state.expected if state.expected is not None else \
+            {item.nodeid for item in session.items}
+        unfinished = []
+        for nodeid in sorted(expected | set(state.results)):
+            if nodeid in state.finished:
+                continue
+            result = state.results.get(nodeid)
+            if result is None:
+                unfinished.append(nodeid)
+                continue
+            if result.outcome != "failed":
+                result.outcome = "failed"
+                result.message = "did not finish: the run stopped (or its worker crashed) " \
+                                 "while it ran"
+            unfinished.append(result.id)
+        return unfinished
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
@@ -375,17 +414,21 @@ class ReportCollector:
             return
         gate = config.getoption("gate")
         info = state.info
+        unmatched = [] if state.baseline is None else sorted(
+            set(state.baseline.entries) - {r.id for r in state.results.values()})
         report = build_report(
             {"name": info.name, "controller": info.controller, "version": info.version,
              "ingress_class": info.ingress_class},
             state.started_at, time.monotonic() - state.started, list(state.results.values()),
-            gate, config.getoption("baseline"))
+            gate, config.getoption("baseline"), incomplete=self._unfinished(session),
+            baseline_unmatched=unmatched)
         state.report = report
         state.report_paths = write_reports(report, Path(config.getoption("report_dir")))
         if state.target is not None:
             paths = state.report_paths
             state.target.finished(report, [paths[0].parent, *paths[-1:]])
-        # Only gated failures fail the run; interruptions and errors keep their status.
+        # Only gated failures and unfinished cases fail the run; interruptions and errors
+        # keep their own status.
         if exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
             session.exitstatus = (pytest.ExitCode.OK if report["gate"]["passed"]
                                   else pytest.ExitCode.TESTS_FAILED)

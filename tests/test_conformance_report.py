@@ -16,6 +16,7 @@ from conformance.__main__ import main as conformance_main
 from conformance.report.baseline import Baseline, BaselineError
 from conformance.report.compare import CompareError, compare
 from conformance.report.model import CaseResult, build_report, gated_failures
+from conformance.report.summary import terminal_summary
 from conformance.report.writers import write_reports
 
 SCHEMA = json.loads(resources.files("conformance.report").joinpath("schema.json").read_text())
@@ -65,7 +66,29 @@ def test_gate_counts_core_failures_and_never_implementation_specific() -> None:
     assert report_for(cases())["gate"]["passed"] is True
     failing = report_for(cases(core_outcome="failed"))
     assert failing["gate"] == {"level": "core", "baseline": None, "passed": False,
-                               "failed_cases": ["host_rules/exact_host"]}
+                               "failed_cases": ["host_rules/exact_host"],
+                               "incomplete_cases": [], "baseline_unmatched": []}
+    assert failing["complete"] is True
+
+
+def test_an_incomplete_run_fails_the_gate_and_shows_in_every_format(tmp_path: Path) -> None:
+    """Cases that did not finish (a crashed worker, -x, Ctrl-C) fail the gate whatever their
+    level; JUnit shows each as an error, also those that never started."""
+    results = cases()
+    results[1].outcome, results[1].message = "failed", "did not finish: the run stopped"
+    report = build_report(TARGET, "2026-11-29T10:00:00+00:00", 3.0, results, "core",
+                          incomplete=["tls/misdirected_421", "conformance/cases/x.py::test_y"])
+    jsonschema.validate(report, SCHEMA)
+    assert report["complete"] is False and report["gate"]["passed"] is False
+    assert report["gate"]["failed_cases"] == []  # extended: not gated, yet the run fails
+    write_reports(report, tmp_path)
+    suite = ET.fromstring((tmp_path / "latest" / "junit.xml").read_text())
+    errors = [c.get("name") for c in suite.iter("testcase") if c.find("error") is not None]
+    assert errors == ["tls/misdirected_421", "conformance/cases/x.py::test_y"]
+    assert (suite.get("tests"), suite.get("errors")) == ("7", "2")
+    lines = terminal_summary(report, [])
+    assert any("INCOMPLETE: 2 selected case(s) did not finish" in line for line in lines)
+    assert lines[-1] == "Gate (core): FAILED (2 case(s) did not finish)"
 
 
 def test_extended_failures_gate_only_with_gate_extended() -> None:
@@ -95,9 +118,14 @@ def test_files_are_written_to_latest_and_a_timestamped_copy(tmp_path: Path) -> N
     assert "| `exact_host` | core | FAIL | 0.21s | expected exact, got 404 |" in markdown
     assert "status=308" in markdown  # observations shown for implementation-specific cases
     suite = ET.fromstring((latest / "junit.xml").read_text())
-    assert suite.get("tests") == "6" and suite.get("failures") == "2"
+    # JUnit agrees with the gate: the implementation-specific failure is reported as skipped
+    assert (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == ("6", "1", "3")
     failed = [c.get("name") for c in suite.iter("testcase") if c.find("failure") is not None]
-    assert failed == ["host_rules/exact_host", "tls/plain_http_to_tls_host"]
+    assert failed == ["host_rules/exact_host"]
+    ungated = [c.find("skipped") for c in suite.iter("testcase")
+               if c.get("name") == "tls/plain_http_to_tls_host"]
+    assert ungated[0] is not None
+    assert ungated[0].get("message", "").startswith("failed, not gated (implementation-specific)")
     assert "<td class=\"bad\"" in (latest / "report.html").read_text()
 
 

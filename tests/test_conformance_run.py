@@ -71,7 +71,7 @@ def test_gate_fails_the_run_when_a_core_case_fails(tmp_path: Path,
         baseline = tmp_path / "baseline.yaml"
         baseline.write_text("known_failures:\n" + "".join(
             f"  - case: {case}\n    reason: the test server routes nothing\n"
-            for case in failed))
+            for case in [*failed, "host_rules/no_such_case"]))
         code_with_baseline, output_b, report_b = run_suite(
             tmp_path, "--target", "kubeconfig", "--kubeconfig", str(cluster_without_controller),
             "--http-address", address, "--ingress-class", "reference",
@@ -88,8 +88,30 @@ def test_gate_fails_the_run_when_a_core_case_fails(tmp_path: Path,
     assert report_b["gate"]["passed"] is True
     outcomes = {c["id"]: c["outcome"] for c in report_b["cases"]}
     assert {outcomes[case] for case in failed} == {"xfailed"}
-    assert all("the test server routes nothing" in c["message"]
-               for c in report_b["cases"] if c["id"] in failed)
+    for case in report_b["cases"]:
+        if case["id"] in failed:  # the documented reason, and what went wrong this time
+            assert "the test server routes nothing" in case["message"]
+            assert "; this run: " in case["message"], case["message"]
+    assert report_b["gate"]["baseline_unmatched"] == ["host_rules/no_such_case"]
+    assert "host_rules/no_such_case" in output_b  # said at the end of the run too
+
+
+def test_a_run_that_stops_early_fails_the_gate(tmp_path: Path,
+                                               cluster_without_controller: Path) -> None:
+    """`-x` after a failure the gate ignores (extended, gate core): the cases it never ran
+    make the run incomplete, and an incomplete run cannot pass."""
+    with serving() as address:
+        code, output, report = run_suite(
+            tmp_path, "--target", "kubeconfig", "--kubeconfig", str(cluster_without_controller),
+            "--http-address", address, "--ingress-class", "reference",
+            "--consistency-timeout", "1", "-x",
+            "-k", "test_exact_host_preferred_over_wildcard or test_host_header_with_port")
+    assert code == 1, output
+    jsonschema.validate(report, SCHEMA)
+    assert report["complete"] is False
+    assert report["gate"]["passed"] is False and report["gate"]["failed_cases"] == []
+    assert len(report["gate"]["incomplete_cases"]) == 1
+    assert "Gate (core): FAILED" in output and "did not finish" in output
 
 
 def test_a_target_that_cannot_start_says_what_to_do(tmp_path: Path) -> None:

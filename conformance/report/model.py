@@ -9,7 +9,7 @@ from typing import Any
 
 from ..levels import GATES, LEVELS
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 OUTCOMES = ("passed", "failed", "skipped", "xfailed")
 
 
@@ -52,16 +52,26 @@ def gated_failures(cases: list[CaseResult], gate: str) -> list[CaseResult]:
 
 
 def build_report(target: dict[str, Any], started_at: str, duration_s: float,
-                 cases: list[CaseResult], gate: str,
-                 baseline: str | None = None) -> dict[str, Any]:
+                 cases: list[CaseResult], gate: str, baseline: str | None = None, *,
+                 incomplete: list[str] | None = None,
+                 baseline_unmatched: list[str] | None = None) -> dict[str, Any]:
+    """The report of one run. `incomplete`: selected cases that did not finish (a crash, an
+    interruption, `-x`); any makes the run incomplete and fails the gate, whatever the level
+    of the cases: a run that did not run everything cannot vouch for it.
+    `baseline_unmatched`: baseline entries that named no case of this run."""
     failing = gated_failures(cases, gate)
+    incomplete = incomplete or []
     return {
         "schema_version": SCHEMA_VERSION,
         "target": target,
         "started_at": started_at,
         "duration_s": round(duration_s, 3),
-        "gate": {"level": gate, "baseline": baseline, "passed": not failing,
-                 "failed_cases": [c.id for c in failing]},
+        "complete": not incomplete,
+        "gate": {"level": gate, "baseline": baseline,
+                 "passed": not failing and not incomplete,
+                 "failed_cases": [c.id for c in failing],
+                 "incomplete_cases": incomplete,
+                 "baseline_unmatched": baseline_unmatched or []},
         "summary": summarize(cases),
         "cases": [c.to_dict() for c in sorted(cases, key=lambda c: (c.feature, c.id))],
     }

@@ -31,8 +31,20 @@ def terminal_summary(report: dict[str, Any], paths: Iterable[Path]) -> list[str]
         if case["outcome"] == "failed":
             lines.append(f"  FAILED [{case['level']}] {case['id']}: {case['message'][:150]}")
     gate = report["gate"]
-    verdict = "PASSED" if gate["passed"] else (
-        f"FAILED ({len(gate['failed_cases'])} {gate['level']}-gated case(s) failed)")
+    incomplete = gate.get("incomplete_cases") or []
+    if incomplete:
+        lines.append(f"  INCOMPLETE: {len(incomplete)} selected case(s) did not finish "
+                     f"(interrupted, stopped early or a worker crashed): "
+                     f"{', '.join(incomplete[:5])}{' ...' if len(incomplete) > 5 else ''}")
+    for entry in gate.get("baseline_unmatched") or []:
+        lines.append(f"  baseline entry {entry} named no case of this run (stale, or not "
+                     "selected)")
+    reasons = []
+    if gate["failed_cases"]:
+        reasons.append(f"{len(gate['failed_cases'])} {gate['level']}-gated case(s) failed")
+    if incomplete:
+        reasons.append(f"{len(incomplete)} case(s) did not finish")
+    verdict = "PASSED" if gate["passed"] else f"FAILED ({'; '.join(reasons)})"
     lines.append(f"Gate ({gate['level']}): {verdict}")
     lines.extend(f"Report: {p}" for p in paths)
     return lines

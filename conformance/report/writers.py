@@ -66,14 +66,20 @@ def _observed(case: dict[str, Any]) -> str:
     return ", ".join(f"{k}={v}" for k, v in obs.items())
 
 
+_NOT_FINISHED = "the run stopped (interrupted, -x, or a crashed worker) before it finished"
+
+
 def to_junit(report: dict[str, Any]) -> str:
+    """JUnit XML for CI tools, agreeing with the gate: a `<failure>` only for the failures
+    the gate counts (the others are `<skipped>`, the failure in the message), an `<error>`
+    for each case that did not finish (those that never started have no other record)."""
     cases = report["cases"]
-    by = report["summary"]["by_outcome"]
+    gated = set(report["gate"]["failed_cases"])
+    unfinished = set(report["gate"].get("incomplete_cases") or [])
     suite = ET.Element("testsuite", {
         "name": f"ingress-conformance.{report['target']['name']}",
-        "tests": str(len(cases)), "failures": str(by["failed"]),
-        "skipped": str(by["skipped"] + by["xfailed"]), "errors": "0",
         "time": f"{report['duration_s']:.3f}", "timestamp": report["started_at"]})
+    counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
     for case in cases:
         element = ET.SubElement(suite, "testcase", {
             "classname": f"conformance.{case['feature']}", "name": case["id"],
@@ -83,14 +89,34 @@ def to_junit(report: dict[str, Any]) -> str:
         if case["time_to_consistency_s"] is not None:
             ET.SubElement(props, "property", {"name": "time_to_consistency_s",
                                               "value": str(case["time_to_consistency_s"])})
-        if case["outcome"] == "failed":
-            ET.SubElement(element, "failure", {"message": case["message"]}).text = (
-                case["message"])
+        counts["tests"] += 1
+        if case["id"] in unfinished:
+            _child(element, "error", case["message"] or _NOT_FINISHED, counts, "errors")
+        elif case["outcome"] == "failed" and case["id"] in gated:
+            _child(element, "failure", case["message"], counts, "failures")
+        elif case["outcome"] == "failed":  # reported, but the gate does not count it
+            _child(element, "skipped", f"failed, not gated ({case['level']}): "
+                   f"{case['message']}", counts, "skipped")
         elif case["outcome"] in ("skipped", "xfailed"):
-            ET.SubElement(element, "skipped", {"message": f"{case['outcome']}: "
-                                                          f"{case['message']}"})
+            _child(element, "skipped", f"{case['outcome']}: {case['message']}", counts,
+                   "skipped")
+    for nodeid in sorted(unfinished - {case["id"] for case in cases}):  # never started
+        element = ET.SubElement(suite, "testcase", {"classname": "conformance",
+                                                    "name": nodeid})
+        counts["tests"] += 1
+        _child(element, "error", _NOT_FINISHED, counts, "errors")
+    for name, count in counts.items():
+        suite.set(name, str(count))
     ET.indent(suite)
     return ET.tostring(suite, encoding="unicode", xml_declaration=True) + "\n"
+
+
+def _child(element: ET.Element, tag: str, message: str, counts: dict[str, int],
+           counter: str) -> None:
+    child = ET.SubElement(element, tag, {"message": message})
+    if tag != "skipped":
+        child.text = message
+    counts[counter] += 1
 
 
 def to_html(report: dict[str, Any]) -> str:
