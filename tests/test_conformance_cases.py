@@ -37,3 +37,15 @@ def test_every_feature_has_cases_and_the_suite_is_broad() -> None:
                       for line in ids)
     assert set(modules) == set(FEATURES), modules
     assert len(ids) > 60, len(ids)
+
+
+def test_precedence_across_ingresses_is_extended() -> None:
+    """The docs' "Multiple matches" speaks of "multiple paths within an Ingress" only: how the
+    rules of several Ingresses for one host combine is what users rely on (extended), not
+    what the spec says (core)."""
+    from conformance.cases import test_path_rules
+
+    for case in (test_path_rules.test_longest_prefix_wins_across_ingresses,
+                 test_path_rules.test_exact_beats_prefix_across_ingresses):
+        own = [m.args[0] for m in getattr(case, "pytestmark", []) if m.name == "level"]
+        assert own == ["extended"], (case.__name__, own)

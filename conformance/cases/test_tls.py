@@ -21,8 +21,21 @@ from conformance.harness.client import HttpClient, dns_names
 from conformance.harness.consistency import eventually
 from conformance.harness.kube import Kube
 from conformance.harness.manifests import hostname, path, rule, tls_secret
+from conformance.targets import TargetInfo
 
 pytestmark = [pytest.mark.feature("tls"), pytest.mark.level("core")]
+
+NO_HTTPS = ("no --https-address given: the TLS cases need the controller's HTTPS entry "
+            "point (HOST:PORT)")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def https_entry(target: TargetInfo) -> None:
+    """Every case here talks TLS: without an HTTPS entry address (optional for the
+    kubeconfig target) they are skipped, with the reason, before any setup."""
+    if target.https_address is None:
+        pytest.skip(NO_HTTPS)
+
 
 # Every case of the suite names its hosts `label.namespace.conformance.test` (manifests.hostname).
 CASE_DOMAIN = ".conformance.test"

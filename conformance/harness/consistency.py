@@ -13,12 +13,32 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+import urllib3
+from kubernetes.client import ApiException
+
 from . import record
 
 T = TypeVar("T")
 
-# What a not-yet-converged target may do besides answering wrongly.
-RETRYABLE = (AssertionError, OSError, http.client.HTTPException, ssl.SSLError)
+# What a not-yet-converged target may do besides answering wrongly, and what a real API
+# server does now and then under load or while it restarts: the client's connection errors
+# (urllib3 raises them as its own HTTPError: MaxRetryError once its retries are spent, or
+# ProtocolError for a connection dropped mid-answer).
+RETRYABLE = (AssertionError, OSError, http.client.HTTPException, ssl.SSLError,
+             urllib3.exceptions.MaxRetryError, urllib3.exceptions.ProtocolError,
+             urllib3.exceptions.TimeoutError, urllib3.exceptions.NewConnectionError)
+# API answers that say "try again": 429 Too Many Requests (API priority and fairness) and
+# 5xx (etcd leader change, a webhook or aggregated API down, a restarting server). Other
+# 4xx (404, 409, 422, ...) mean something about the request and fail the check at once.
+RETRYABLE_API_STATUS = frozenset({429})
+
+
+def retryable(exc: BaseException) -> bool:
+    """Whether `exc`, raised by a check, means "not yet" rather than "wrong"."""
+    if isinstance(exc, ApiException):
+        status = exc.status or 0
+        return status in RETRYABLE_API_STATUS or status >= 500
+    return isinstance(exc, RETRYABLE)
 
 
 @dataclass(frozen=True)
@@ -76,7 +96,9 @@ def eventually(check: Callable[[], T], what: str, settings: Settings | None = No
         attempt_started = time.monotonic()
         try:
             result = check()
-        except RETRYABLE as exc:
+        except Exception as exc:
+            if not retryable(exc):
+                raise
             streak = 0
             last_error = exc
         else:
@@ -100,13 +122,28 @@ def eventually(check: Callable[[], T], what: str, settings: Settings | None = No
 def holds(check: Callable[[], object], what: str, duration_s: float,
           poll_s: float = DEFAULT.poll_s) -> None:
     """Assert that `check` passes on every poll for `duration_s` (for "never routed"
-    properties once a sentinel shows the target has caught up)."""
+    properties once a sentinel shows the target has caught up). A poll the API server
+    answers with a transient error (429, 5xx, a dropped connection) says nothing either way:
+    it is repeated, and at least one poll must get through."""
     deadline = time.monotonic() + duration_s
+    checked = False
+    api_error: BaseException | None = None
     while True:
         try:
             check()
-        except RETRYABLE as exc:
+            checked = True
+        except AssertionError as exc:
             raise AssertionError(f"{what}: stopped holding: {exc}") from exc
+        except Exception as exc:
+            if not retryable(exc):
+                raise
+            if isinstance(exc, (ApiException, urllib3.exceptions.HTTPError)):
+                api_error = exc  # the API server's trouble, not the target's
+            else:
+                raise AssertionError(f"{what}: stopped holding: {exc}") from exc
         if time.monotonic() >= deadline:
+            if not checked:
+                raise AssertionError(f"{what}: not checked once in {duration_s:.1f}s: the "
+                                     f"API server kept failing: {api_error}")
             return
         time.sleep(poll_s)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import re
 import uuid
 from typing import Any
 
@@ -15,6 +16,10 @@ from . import manifests
 from .consistency import Settings, eventually
 
 NAMESPACE_LABEL = "ingress-conformance.dev/case"
+# Every object the suite creates outside a case's namespace (cluster-scoped ones, such as an
+# IngressClass) carries the same label, so a run can sweep what a killed run left behind
+# (harness.leftovers).
+SUITE_LABEL = NAMESPACE_LABEL
 # Pods need a scheduler, a kubelet and an image pull in a real cluster: allow minutes.
 ROLLOUT = Settings(poll_s=0.1, successes=1, timeout_s=180.0)
 
@@ -22,6 +27,20 @@ ROLLOUT = Settings(poll_s=0.1, successes=1, timeout_s=180.0)
 def unique_name(prefix: str) -> str:
     """`prefix` plus 8 random hex digits, cut to a valid DNS label."""
     return f"{prefix[:54].rstrip('-')}-{uuid.uuid4().hex[:8]}"
+
+
+def parse_server_version(info: Any) -> tuple[int, int] | None:
+    """(major, minor) of a /version answer (V1 VersionInfo or dict); None when unreadable.
+    Managed clusters append to minor ("29+" on GKE and EKS); gitVersion is the fallback."""
+    def get(key: str, attr: str) -> str:
+        value = info.get(key) if isinstance(info, dict) else getattr(info, attr, None)
+        return str(value or "")
+    major = re.match(r"\d+", get("major", "major"))
+    minor = re.match(r"\d+", get("minor", "minor"))
+    if major and minor:
+        return int(major.group()), int(minor.group())
+    found = re.match(r"v?(\d+)\.(\d+)", get("gitVersion", "git_version"))
+    return (int(found.group(1)), int(found.group(2))) if found else None
 
 
 def ready_pod_names(pods: list[Any]) -> set[str]:
@@ -43,6 +62,7 @@ class Kube:
         self.core = kubernetes.client.CoreV1Api(client)
         self.apps = kubernetes.client.AppsV1Api(client)
         self.net = kubernetes.client.NetworkingV1Api(client)
+        self._version: tuple[tuple[int, int] | None, str] | None = None
 
     @classmethod
     def from_kubeconfig(cls, kubeconfig: str, ingress_class: str) -> Kube:
@@ -51,6 +71,14 @@ class Kube:
 
     def close(self) -> None:
         self.client.close()
+
+    # -- the API server --------------------------------------------------------------------
+    def server_version(self) -> tuple[tuple[int, int] | None, str]:
+        """((major, minor) or None, gitVersion) of the API server: /version, read once."""
+        if self._version is None:
+            info = kubernetes.client.VersionApi(self.client).get_code()
+            self._version = (parse_server_version(info), info.git_version or "unknown")
+        return self._version
 
     # -- namespaces ----------------------------------------------------------------------
     def create_namespace(self, case: str) -> str:
@@ -153,6 +181,13 @@ class Kube:
         ing = self.net.read_namespaced_ingress(name, namespace)
         lb = ing.status.load_balancer if ing.status else None
         return [e.ip or e.hostname for e in (lb.ingress or [])] if lb else []
+
+    def create_ingress_class(self, name: str, controller: str, owner: str) -> None:
+        """A cluster-scoped IngressClass labelled as the suite's (`owner`: the case or
+        module), so that a run killed before deleting it does not leave it for good."""
+        self.net.create_ingress_class({"metadata": {"name": name,
+                                                    "labels": {SUITE_LABEL: owner[:63]}},
+                                       "spec": {"controller": controller}})
 
     def ingress_class_names(self) -> dict[str, Any]:
         return {c.metadata.name: c for c in self.net.list_ingress_class().items}

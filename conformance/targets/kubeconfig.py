@@ -1,6 +1,9 @@
 """`--target kubeconfig`: any cluster with an Ingress controller already installed. The user
 says where its entry points are (`--http-address`, `--https-address`) and which class it
-serves (`--ingress-class`, default: the cluster's default IngressClass)."""
+serves (`--ingress-class`, default: the cluster's default IngressClass).
+
+At start it deletes what earlier (killed) runs of the suite left in the cluster and warns
+about catch-all Ingresses of the class that would fail the 404 cases (harness.leftovers)."""
 
 from __future__ import annotations
 
@@ -9,12 +12,17 @@ from pathlib import Path
 from typing import Any
 
 import kubernetes
+import urllib3
 from kubernetes.client import ApiException
 
+from ..harness import leftovers
 from ..harness.manifests import DEFAULT_CLASS_ANNOTATION
 from .base import Target, TargetError, TargetInfo
 
 DEFAULT_PRESTOP_SECONDS = 10
+# Per request while starting: a cluster that does not answer fails the start in a minute or
+# so (the client retries 3 times), not in the OS's connect timeout several times over.
+REQUEST_TIMEOUT_S = 15.0
 
 
 def default_kubeconfig() -> str:
@@ -38,13 +46,29 @@ class KubeconfigTarget(Target):
             client = kubernetes.config.new_client_from_config(config_file=kubeconfig)
         except Exception as exc:  # the loader raises several kinds for a bad file
             raise TargetError(f"cannot load {kubeconfig}: {exc}") from exc
+        host = client.configuration.host
         try:
-            classes = kubernetes.client.NetworkingV1Api(client).list_ingress_class().items
-        except (ApiException, OSError) as exc:
-            raise TargetError(f"cannot list IngressClasses with {kubeconfig}: {exc}") from exc
+            try:
+                classes = kubernetes.client.NetworkingV1Api(client).list_ingress_class(
+                    _request_timeout=REQUEST_TIMEOUT_S).items
+            except ApiException as exc:
+                raise TargetError(f"cannot list IngressClasses with {kubeconfig}: {exc}") \
+                    from exc
+            chosen = self._choose_class(classes)
+            annotations = chosen.metadata.annotations or {}
+            try:
+                leftovers.prepare_cluster(
+                    client, chosen.metadata.name,
+                    annotations.get(DEFAULT_CLASS_ANNOTATION) == "true", progress)
+            except ApiException as exc:  # best effort: the cases will say what is wrong
+                progress(f"WARNING: looking for what earlier runs left failed: {exc.status} "
+                         f"{exc.reason}")
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            reason = getattr(exc, "reason", None) or exc
+            raise TargetError(f"cannot reach the API server at {host}: {reason}; is the "
+                              f"cluster running? (kubeconfig {kubeconfig})") from exc
         finally:
             client.close()
-        chosen = self._choose_class(classes)
         return TargetInfo(
             name=self.name, kubeconfig=str(kubeconfig), http_address=options.http_address,
             https_address=options.https_address, ingress_class=chosen.metadata.name,
