@@ -45,7 +45,9 @@ KINDS: list[tuple[str, str, bool, dict]] = [
     ("NetworkingV1Api", "ingress_class", False, {"spec": {"controller": "example.com/ctrl"}}),
     ("CoordinationV1Api", "lease", True, {"spec": {"holderIdentity": "me",
                                                    "leaseDurationSeconds": 15}}),
-    ("EventsV1Api", "event", True, {"eventTime": "2026-01-01T00:00:00.000000Z",
+    # Not a whole second: the Python client sends datetimes in isoformat(), which leaves out
+    # zero microseconds, and a MicroTime without them does not decode (400, as upstream).
+    ("EventsV1Api", "event", True, {"eventTime": "2026-01-01T00:00:00.500000Z",
                                     "reportingController": "example.com/c",
                                     "reportingInstance": "i", "action": "Test",
                                     "reason": "Test", "type": "Normal",
@@ -153,6 +155,45 @@ def test_list_across_all_namespaces(core, networking, namespace):
 def test_generate_name(core, namespace):
     cm = core.create_namespaced_config_map(namespace, {"metadata": {"generateName": "cfg-"}})
     assert re.fullmatch(r"cfg-[bcdfghjklmnpqrstvwxz2456789]{5}", cm.metadata.name)
+
+
+def test_generate_name_after_a_restart_from_state(tmp_path):
+    """The name sequence is seeded (same seed, same names); a server restarted from `--state`
+    draws from another one, and a taken name is drawn again (createWithGenerateNameRetry),
+    so no create fails with AlreadyExists."""
+    from simulator.apiserver.app import ApiServer
+
+    state = tmp_path / "state.json"
+
+    def create_all(count: int) -> list[str]:
+        with ApiServer(state_file=state) as server:
+            url = f"{server.url}/api/v1/namespaces/default/configmaps"
+            answers = [requests.post(url, json={"metadata": {"generateName": "cfg-"}},
+                                     timeout=10) for _ in range(count)]
+        assert [a.status_code for a in answers] == [201] * count, answers[-1].text
+        return [a.json()["metadata"]["name"] for a in answers]
+
+    first = create_all(12)
+    again = create_all(12)
+    assert not set(first) & set(again)
+    state.unlink()
+    assert create_all(12) == first  # a fresh server with the same seed: the same names
+
+
+def test_node_ports_stay_allocated_after_a_restart_from_state(tmp_path):
+    from simulator.apiserver.app import ApiServer
+
+    state = tmp_path / "state.json"
+    ports = []
+    for name, cluster_ip in (("a", "10.96.100.1"), ("b", "10.96.100.2")):
+        # The ClusterIP is given, so each run's first random draw is for the NodePort.
+        with ApiServer(state_file=state) as server:
+            svc = requests.post(f"{server.url}/api/v1/namespaces/default/services", timeout=10,
+                                json={"metadata": {"name": name}, "spec": {
+                                    "type": "NodePort", "clusterIP": cluster_ip,
+                                    "ports": [{"port": 80}]}}).json()
+            ports.append(svc["spec"]["ports"][0]["nodePort"])
+    assert ports[0] != ports[1]
 
 
 def test_empty_list_has_items_not_null(apiserver, namespace):

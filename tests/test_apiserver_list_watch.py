@@ -288,3 +288,111 @@ def test_concurrent_writers_lose_nothing_and_every_watcher_sees_all(apiserver, c
     assert final.data["n"] == str(threads * per_thread)
     for seen in received:
         assert seen == list(range(1, threads * per_thread + 1))
+
+
+# ---- paging across namespaces, query parameters, selectors ---------------------------------
+
+
+@pytest.fixture
+def prefix_namespaces(core, namespace):
+    """`ns` and `ns-bar`: in etcd key order "ns-bar/..." sorts before "ns/..."."""
+    other = f"{namespace}-bar"
+    core.create_namespace({"metadata": {"name": other}})
+    yield namespace, other
+    core.delete_namespace(other)
+
+
+def test_paging_across_namespaces_loses_no_object(apiserver, core, prefix_namespaces):
+    """limit/continue over every namespace resumes in the order the pages were cut in (etcd
+    key order, "ns/name" as a string): no namespace's objects are skipped."""
+    created = {(ns, f"cm-{i}") for ns in prefix_namespaces for i in range(3)}
+    for ns, name in created:
+        _cm(core, ns, name)
+    seen: list[tuple[str, str]] = []
+    token = ""
+    while True:
+        page = requests.get(f"{apiserver.url}/api/v1/configmaps", timeout=10,
+                            params={"limit": 1, **({"continue": token} if token else {})}).json()
+        seen += [(i["metadata"]["namespace"], i["metadata"]["name"]) for i in page["items"]]
+        token = page["metadata"].get("continue", "")
+        if not token:
+            break
+    assert created <= set(seen)
+    assert len(seen) == len(set(seen))
+    assert seen == sorted(seen, key=lambda key: f"{key[0]}/{key[1]}")
+
+
+def test_delete_collection_across_namespaces_is_not_allowed(apiserver, core, namespace):
+    """Only list and watch are served at /api/v1/configmaps (as POST is refused there)."""
+    _cm(core, namespace, "keep")
+    resp = requests.delete(f"{apiserver.url}/api/v1/configmaps", timeout=10)
+    assert resp.status_code == 405
+    assert resp.json()["reason"] == "MethodNotAllowed"
+    assert core.read_namespaced_config_map("keep", namespace).metadata.name == "keep"
+
+
+@pytest.mark.parametrize(("method", "path", "params", "message"), [
+    ("DELETE", "/configmaps/c", {"gracePeriodSeconds": "abc"},
+     'strconv.ParseInt: parsing "abc": invalid syntax'),
+    ("GET", "/configmaps", {"watch": "true", "timeoutSeconds": "abc"},
+     'strconv.ParseInt: parsing "abc": invalid syntax'),
+    ("GET", "/configmaps", {"timeoutSeconds": "1.5"},
+     'strconv.ParseInt: parsing "1.5": invalid syntax'),
+    ("GET", "/configmaps", {"limit": "99999999999999999999"},
+     'strconv.ParseInt: parsing "99999999999999999999": value out of range'),
+    ("DELETE", "/configmaps", {"limit": ""}, 'strconv.ParseInt: parsing "": invalid syntax'),
+    ("GET", "/configmaps/c", {"timeout": "abc"},
+     'invalid timeout specified in the request URL: time: invalid duration "abc"'),
+], ids=["grace-period", "watch-timeout", "list-timeout", "limit-range", "deletecollection",
+        "request-timeout"])
+def test_malformed_query_parameters_are_400(apiserver, core, namespace, method, path, params,
+                                             message):
+    _cm(core, namespace, "c")
+    resp = requests.request(method, f"{apiserver.url}/api/v1/namespaces/{namespace}{path}",
+                            params=params, timeout=10)
+    assert resp.status_code == 400, resp.text
+    assert resp.json()["reason"] == "BadRequest"
+    assert resp.json()["message"] == message
+    assert core.read_namespaced_config_map("c", namespace).metadata.name == "c"
+
+
+def test_boolean_query_parameters_are_true_unless_0_or_false(apiserver, core, namespace):
+    """metav1's conversion: any value but "0"/"false" is true, so `watch=yes` watches."""
+    _cm(core, namespace, "a")
+    path = f"/api/v1/namespaces/{namespace}/configmaps"
+    events = _raw_watch(apiserver.url, path, {"watch": "yes", "timeoutSeconds": "1"})
+    assert [e["type"] for e in events] == ["ADDED"]
+    listed = requests.get(f"{apiserver.url}{path}", params={"watch": "False"}, timeout=10)
+    assert listed.json()["kind"] == "ConfigMapList"
+
+
+@pytest.mark.parametrize(("selector", "expected"), [
+    ("replicas>2", {"three", "ten"}),
+    ("replicas<3", {"one"}),
+    ("replicas>1,replicas<10", {"three"}),
+    ("tier in ()", {"empty-tier"}),  # the set of the empty value, as labels.Parse has it
+    ("tier notin (), replicas", {"one", "three", "ten", "text"}),
+])
+def test_label_selector_gt_lt_and_empty_value_sets(core, namespace, selector, expected):
+    _cm(core, namespace, "one", {"replicas": "1"})
+    _cm(core, namespace, "three", {"replicas": "3"})
+    _cm(core, namespace, "ten", {"replicas": "10", "tier": "web"})
+    _cm(core, namespace, "text", {"replicas": "many"})
+    _cm(core, namespace, "empty-tier", {"tier": ""})
+    items = core.list_namespaced_config_map(namespace, label_selector=selector).items
+    assert {i.metadata.name for i in items} == expected
+
+
+@pytest.mark.parametrize(("selector", "message"), [
+    ("replicas>a", "unable to parse requirement: values[0]: Invalid value: \"a\": for 'Gt', "
+                   "'Lt' operators, the value must be an integer"),
+    ("replicas>", "unable to parse requirement: values[0]: Invalid value: \"\": for 'Gt', "
+                  "'Lt' operators, the value must be an integer"),
+    ("a in (b", "unable to parse requirement: found '', expected: ',' or ')'"),
+    ("a=b,", "found '', expected: identifier after ','"),
+])
+def test_malformed_label_selectors_are_worded_as_upstream(core, namespace, selector, message):
+    with pytest.raises(ApiException) as err:
+        core.list_namespaced_config_map(namespace, label_selector=selector)
+    assert err.value.status == 400
+    assert json.loads(err.value.body)["message"] == message

@@ -296,3 +296,83 @@ def test_kubernetes_service_points_at_the_api_server(apiserver, core, api_client
     assert slice_.metadata.labels["kubernetes.io/service-name"] == "kubernetes"
     assert [(e.addresses, e.conditions.ready) for e in slice_.endpoints] == [
         (["127.0.0.1"], True)]
+
+
+def test_put_with_another_uid_is_a_conflict(apiserver, core, namespace):
+    """metadata.uid in a PUT is a precondition (a client replacing an object that was deleted
+    and created again must not overwrite the new one)."""
+    url = f"{apiserver.url}/api/v1/namespaces/{namespace}/configmaps/c"
+    created = core.create_namespaced_config_map(namespace, {"metadata": {"name": "c"},
+                                                            "data": {"v": "1"}})
+    resp = requests.put(url, timeout=10, json={
+        "metadata": {"name": "c", "uid": "0000-1111"}, "data": {"v": "2"}})
+    assert resp.status_code == 409
+    assert resp.json()["reason"] == "Conflict"
+    assert resp.json()["message"] == (
+        f'Operation cannot be fulfilled on configmaps "c": StorageError: invalid object, '
+        f"Code: 4, Key: /registry/configmaps/{namespace}/c, ResourceVersion: 0, "
+        f"AdditionalErrorMsg: Precondition failed: UID in precondition: 0000-1111, UID in "
+        f"object meta: {created.metadata.uid}")
+    assert core.read_namespaced_config_map("c", namespace).data == {"v": "1"}
+    same_uid = requests.put(url, timeout=10, json={
+        "metadata": {"name": "c", "uid": created.metadata.uid}, "data": {"v": "3"}})
+    assert same_uid.status_code == 200
+    assert same_uid.json()["data"] == {"v": "3"}
+
+
+@pytest.mark.parametrize("how", ["put", "strategic-merge-patch"])
+def test_service_type_change_to_cluster_ip_drops_type_dependent_fields(apiserver, core,
+                                                                       namespace, how):
+    """dropTypeDependentFields: NodePorts, externalTrafficPolicy and the LoadBalancer status
+    the client left as they were go with the type (kubectl edit / patch of `type` alone)."""
+    url = f"{apiserver.url}/api/v1/namespaces/{namespace}/services/web"
+    created = requests.post(url.rsplit("/", 1)[0], timeout=10, json={
+        "metadata": {"name": "web"}, "spec": {"type": "LoadBalancer", "selector": {"a": "b"},
+                                              "ports": [{"port": 80}]}}).json()
+    assert created["spec"]["ports"][0]["nodePort"]
+    if how == "put":
+        created["spec"]["type"] = "ClusterIP"
+        resp = requests.put(url, json=created, timeout=10)
+    else:
+        resp = requests.patch(url, json={"spec": {"type": "ClusterIP"}}, timeout=10,
+                              headers={"Content-Type": "application/strategic-merge-patch+json"})
+    assert resp.status_code == 200, resp.text
+    spec = resp.json()["spec"]
+    assert spec["type"] == "ClusterIP"
+    assert "nodePort" not in spec["ports"][0]
+    assert "externalTrafficPolicy" not in spec
+    assert spec["clusterIP"] == created["spec"]["clusterIP"]
+    assert resp.json()["status"] == {"loadBalancer": {}}
+
+
+def test_create_resets_pod_and_namespace_status(apiserver, core, namespace):
+    """PrepareForCreate: a Pod starts Pending with its QoS class, a Namespace Active, whatever
+    status the body carries (the status subresource is how status changes)."""
+    pod = requests.post(f"{apiserver.url}/api/v1/namespaces/{namespace}/pods", timeout=10,
+                        json={"metadata": {"name": "p"}, "spec": {"containers": [{
+                            "name": "c", "image": "img:1",
+                            "resources": {"limits": {"cpu": "1", "memory": "1Gi"}}}]},
+                            "status": {"phase": "Running", "podIP": "10.0.0.9"}}).json()
+    assert pod["status"] == {"phase": "Pending", "qosClass": "Guaranteed"}
+    assert pod["spec"]["containers"][0]["resources"]["requests"] == {"cpu": "1",
+                                                                     "memory": "1Gi"}
+    name = f"{namespace}-status"
+    ns = requests.post(f"{apiserver.url}/api/v1/namespaces", timeout=10, json={
+        "metadata": {"name": name}, "status": {"phase": "Terminating"}}).json()
+    try:
+        assert ns["status"] == {"phase": "Active"}
+    finally:
+        core.delete_namespace(name)
+
+
+def test_delete_options_body_of_the_wrong_type_is_refused(apiserver, core, namespace):
+    """A DeleteOptions body that does not decode: kube-apiserver answers the decode error as
+    it comes (500, no reason), and deletes nothing."""
+    core.create_namespaced_config_map(namespace, {"metadata": {"name": "c"}})
+    resp = requests.delete(f"{apiserver.url}/api/v1/namespaces/{namespace}/configmaps/c",
+                           json={"gracePeriodSeconds": "abc"}, timeout=10)
+    assert resp.status_code == 500
+    assert "reason" not in resp.json()
+    assert resp.json()["message"] == ("json: cannot unmarshal string into Go struct field "
+                                      "DeleteOptions.gracePeriodSeconds of type int64")
+    assert core.read_namespaced_config_map("c", namespace).metadata.name == "c"

@@ -191,11 +191,15 @@ class ApiServer:
         for _, stored in self.api.store.items(self.api.resource_key(crd)).items():
             for rt in _crd_types(stored.view()):
                 self.api.registry.add(rt)
-        svc_ips = self.api.allocator.used_ips
+        allocator = self.api.allocator
         for _, stored in self.api.store.items("/services").items():
-            ip = (stored.view().get("spec") or {}).get("clusterIP")
-            if ip:
-                svc_ips.add(ip)
+            spec = stored.view().get("spec") or {}
+            if spec.get("clusterIP"):
+                allocator.used_ips.add(spec["clusterIP"])
+            allocator.used_ports.update(port["nodePort"] for port in spec.get("ports") or []
+                                        if isinstance(port, dict) and port.get("nodePort"))
+        # The names this state holds came from the seed's sequence: continue on another.
+        self.api.reseed(self.api.store.resource_version)
 
 
 def new_token() -> str:

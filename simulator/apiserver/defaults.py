@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
+
+from .govalues import quantity_value
 
 Obj = dict[str, Any]
 
@@ -87,9 +90,44 @@ def pod(obj: Obj) -> None:
     spec.setdefault("enableServiceLinks", True)
     spec.setdefault("preemptionPolicy", "PreemptLowerPriority")
     spec.setdefault("priority", 0)
+    for container in _containers(spec):
+        # SetDefaults_Pod: a limit without a request requests that much.
+        resources = container.get("resources")
+        if isinstance(resources, dict) and isinstance(resources.get("limits"), dict) and \
+                resources["limits"]:
+            resources["requests"] = {**resources["limits"], **(resources.get("requests") or {})}
     status = obj.setdefault("status", {})
     status.setdefault("phase", "Pending")
-    status.setdefault("qosClass", "BestEffort")
+    status.setdefault("qosClass", pod_qos_class(spec))
+
+
+def pod_qos_class(spec: Obj) -> str:
+    """qos.GetPodQOS: BestEffort without cpu or memory requests and limits, Guaranteed when
+    every container limits both and requests what it limits, Burstable otherwise."""
+    totals: dict[str, dict[str, Decimal]] = {"requests": {}, "limits": {}}
+    guaranteed = True
+    for container in _containers(spec):
+        resources = container.get("resources") or {}
+        for kind, total in totals.items():
+            found = set()
+            for name, quantity in (resources.get(kind) or {}).items():
+                amount = quantity_value(quantity)
+                if name in ("cpu", "memory") and amount is not None and amount > 0:
+                    total[name] = total.get(name, Decimal(0)) + amount
+                    found.add(name)
+            if kind == "limits" and found != {"cpu", "memory"}:
+                guaranteed = False
+    requests, limits = totals["requests"], totals["limits"]
+    if not requests and not limits:
+        return "BestEffort"
+    if guaranteed and requests == limits:
+        return "Guaranteed"
+    return "Burstable"
+
+
+def _containers(spec: Obj) -> list[Obj]:
+    return [c for c in (spec.get("containers") or []) + (spec.get("initContainers") or [])
+            if isinstance(c, dict)]
 
 
 def service(obj: Obj) -> None:

@@ -29,8 +29,9 @@ class ApiError(Exception):
             "metadata": {},
             "status": "Failure",
             "message": self.message,
-            "reason": self.reason,
         }
+        if self.reason:  # omitempty: errors that are no Status have no reason
+            body["reason"] = self.reason
         if self.details:
             body["details"] = self.details
         body["code"] = self.code
@@ -61,6 +62,13 @@ def conflict(rt: ResourceType, name: str, why: str) -> ApiError:
                     _details(rt, name))
 
 
+def storage_invalid_object(key: str, message: str) -> str:
+    """The text of etcd3 storage's InvalidObj error (a failed precondition), which a
+    Conflict Status carries as its reason."""
+    return (f"StorageError: invalid object, Code: 4, Key: {key}, ResourceVersion: 0, "
+            f"AdditionalErrorMsg: {message}")
+
+
 STALE_OBJECT = ("the object has been modified; please apply your changes to the latest "
                 "version and try again")
 
@@ -76,14 +84,35 @@ def forbidden(rt: ResourceType, name: str, why: str) -> ApiError:
 
 def invalid(rt: ResourceType, name: str, errors: list) -> ApiError:
     """422 Invalid with one cause per field error (apierrors.NewInvalid)."""
-    from .validation import invalid_message
-
     details: dict[str, Any] = {"name": name}
     if rt.group:
         details["group"] = rt.group
     details["kind"] = rt.kind
+    return invalid_status(rt.qualified_kind, name, errors, details)
+
+
+def invalid_status(qualified_kind: str, name: str, errors: list, details: dict[str, Any]
+                   ) -> ApiError:
+    """apierrors.NewInvalid: `details` (name, group, kind as far as set) gets the causes."""
+    from .validation import invalid_message
+
     details["causes"] = [e.cause() for e in errors]
-    return ApiError(422, "Invalid", invalid_message(rt.qualified_kind, name, errors), details)
+    return ApiError(422, "Invalid", invalid_message(qualified_kind, name, errors), details)
+
+
+def internal_error(message: str) -> ApiError:
+    """An error the handler got that is not a Status (ErrorToAPIStatus): 500, no reason."""
+    return ApiError(500, "", message)
+
+
+def patch_not_decodable(patched: str, why: str) -> ApiError:
+    """A patch whose result does not decode into the kind's Go struct: 422 Invalid on field
+    "patch" of an object of no kind and no name (applyPatchToCurrentObject in patch.go);
+    `patched` is the patched document (JSON and merge patches) or the patch (strategic)."""
+    from .validation.field import INVALID, FieldError
+
+    error = FieldError(INVALID, "patch", patched, why)
+    return invalid_status("", "", [error], {})
 
 
 def expired(message: str) -> ApiError:

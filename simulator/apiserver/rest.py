@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 
 from ..jsonobj import clone
-from . import admission, defaults, errors, meta
+from . import admission, decoding, defaults, errors, meta
 from .patch import (
     ApplyConflict,
     PatchError,
@@ -28,8 +28,11 @@ from .patch import (
     apply_merge_patch,
     apply_server_side,
     apply_strategic_merge_patch,
+    conversion_error,
     record_update_ownership,
+    typed_patch_error,
 )
+from .patch.errors import go_fmt, go_json
 from .resources import Registry, ResourceType
 from .selectors import format_match_labels
 from .store import Filter, Key, Store, Stored
@@ -46,8 +49,12 @@ CREATE_ON_UPDATE = frozenset({
 # Kinds whose DELETE answers with the object rather than a Status (ReturnDeletedObject).
 RETURN_DELETED = frozenset({"/Pod", "/Service", "/ServiceAccount", "/Namespace",
                             "apiextensions.k8s.io/CustomResourceDefinition"})
-# Kinds whose status is kept as sent on create (all others with a status subresource reset it).
-KEEP_STATUS_ON_CREATE = frozenset({"/Node", "/Pod", "/Namespace"})
+# Kinds whose status is kept as sent on create (all others with a status subresource reset it:
+# a Pod starts Pending with its QoS class, a Namespace Active, as the defaults then set).
+KEEP_STATUS_ON_CREATE = frozenset({"/Node"})
+
+# How often a create with generateName draws a name (maxNameGenerationCreateAttempts).
+NAME_GENERATION_ATTEMPTS = 8
 
 PATCH_TYPES = {
     "application/json-patch+json": "json",
@@ -134,6 +141,7 @@ def decode_continue(token: str) -> tuple[int, str]:
 
 
 def _key_string(key: Key) -> str:
+    """The object's etcd key below the resource's prefix: "ns/name", or "name"."""
     return f"{key[0]}/{key[1]}" if key[0] else key[1]
 
 
@@ -145,10 +153,16 @@ class Api:
         self.store = store
         self.registry = registry
         self.clock = clock
-        self.rng = random.Random(seed)
+        self.seed = seed
+        self.rng = random.Random(seed)  # generated names: the same seed, the same names
         self.allocator = ClusterIPAllocator(rng=random.Random(seed))
         # Hooks run (under the store lock) after a successful write: CRDs register kinds.
         self.after_write: list[Callable[[ResourceType, str, Obj | None, Obj | None], None]] = []
+
+    def reseed(self, salt: object) -> None:
+        """Draw generated names from a sequence of the seed and `salt`: a server restarted
+        from saved state must not draw the names its first run handed out again."""
+        self.rng = random.Random(f"{self.seed}/{salt}")
 
     @staticmethod
     def resource_key(rt: ResourceType) -> str:
@@ -207,7 +221,10 @@ class Api:
                 snap_rv = current
                 table = dict(self.store.items(resource))
         # Filtering and paging happen outside the lock: the snapshot is a private dict.
-        keys = sorted(k for k in table if flt.namespace is None or k[0] == flt.namespace)
+        # Items come in etcd key order ("ns/name" as a string, so "foo-bar/x" < "foo/x"),
+        # the order the continue token's start key resumes from.
+        keys = sorted((k for k in table if flt.namespace is None or k[0] == flt.namespace),
+                      key=_key_string)
         if start:
             keys = [k for k in keys if _key_string(k) > start]
         items: list[Stored] = []
@@ -228,11 +245,13 @@ class Api:
 
     def create(self, rt: ResourceType, namespace: str, body: Obj, opts: WriteOptions) -> Obj:
         self._check_type(rt, body)
+        _require_decodable(rt, rt.api_version, rt.kind, body)
         obj = clone(body)
         md = obj.setdefault("metadata", {}) or {}
         obj["metadata"] = md
         self._check_namespace(rt, namespace, md)
-        if not md.get("name") and md.get("generateName"):
+        generated = not md.get("name") and bool(md.get("generateName"))
+        if generated:
             md["name"] = meta.generated_name(md["generateName"], self.rng)
         if md.get("resourceVersion"):
             raise errors.ApiError(500, "InternalError", "Internal error occurred: "
@@ -244,9 +263,14 @@ class Api:
             _reset_status(rt, obj)
         with self.store.lock:
             self._require_namespace(rt, namespace, md.get("name", ""))
-            if md.get("name") and self.store.get(self.resource_key(rt),
-                                                 (namespace, md["name"])) is not None:
-                raise errors.already_exists(rt, md["name"])
+            attempts = 1
+            while md.get("name") and self.store.get(self.resource_key(rt),
+                                                    (namespace, md["name"])) is not None:
+                # createWithGenerateNameRetry: a generated name that is taken is drawn again.
+                if not generated or attempts == NAME_GENERATION_ATTEMPTS:
+                    raise errors.already_exists(rt, md["name"])
+                md["name"] = meta.generated_name(md["generateName"], self.rng)
+                attempts += 1
             return self._commit(rt, namespace, None, obj, opts, operation="Update")
 
     # ---- update --------------------------------------------------------------------------
@@ -255,8 +279,10 @@ class Api:
                opts: WriteOptions, subresource: str = "") -> tuple[Obj, bool]:
         """PUT; returns (object, created)."""
         if subresource == "scale":
+            _require_decodable(rt, "autoscaling/v1", "Scale", body)
             return self._update_scale(rt, namespace, name, body, opts), False
         self._check_type(rt, body)
+        _require_decodable(rt, rt.api_version, rt.kind, body)
         new = clone(body)
         md = new.setdefault("metadata", {}) or {}
         new["metadata"] = md
@@ -268,9 +294,10 @@ class Api:
         self._check_namespace(rt, namespace, md)
         with self.store.lock:
             current = self.store.get(self.resource_key(rt), (namespace, name))
+            if current is None and (subresource or rt.key not in CREATE_ON_UPDATE):
+                raise errors.not_found(rt, name)
+            _require_uid(rt, namespace, name, md.get("uid"), current)
             if current is None:
-                if subresource or rt.key not in CREATE_ON_UPDATE:
-                    raise errors.not_found(rt, name)
                 md.pop("resourceVersion", None)
                 return self.create(rt, namespace, new, opts), True
             if md.get("resourceVersion") and md["resourceVersion"] != str(current.rv):
@@ -321,6 +348,7 @@ class Api:
                     raise errors.not_found(rt, name)
                 scale = self.scale_of(rt, current.obj())
                 patched = self._apply_patch(kind, scale, patch, "autoscaling/Scale", rt)
+                _require_patched_decodable(rt, "autoscaling/v1", "Scale", kind, patch, patched)
                 return self._update_scale(rt, namespace, name, patched, opts), False
             if current is None:
                 if kind != "apply" or subresource:
@@ -336,6 +364,7 @@ class Api:
                 md["name"] = name
                 self._check_namespace(rt, namespace, md)
                 self._require_namespace(rt, namespace, name)
+                _require_appliable(rt, patch)
                 obj = self._ssa(rt, None, patch, opts)
                 md = obj["metadata"]
                 for server_owned in meta.SERVER_OWNED:
@@ -349,9 +378,11 @@ class Api:
                 if not isinstance(patch, dict):
                     raise errors.bad_request("apply patch must be an object")
                 self._check_type(rt, patch)
+                _require_appliable(rt, patch)
                 new = self._ssa(rt, old, patch, opts, subresource)
             else:
                 new = self._apply_patch(kind, old, patch, rt.key, rt)
+                _require_patched_decodable(rt, rt.api_version, rt.kind, kind, patch, new)
             md = new.get("metadata")
             if not isinstance(md, dict):
                 raise errors.bad_request("metadata must be an object")
@@ -442,6 +473,7 @@ class Api:
             if current is None:
                 raise errors.not_found(rt, name)
             md = scale.get("metadata") or {}
+            _require_uid(rt, namespace, name, md.get("uid"), current)
             if md.get("resourceVersion") and md["resourceVersion"] != str(current.rv):
                 raise errors.conflict(rt, name, errors.STALE_OBJECT)
             replicas = (scale.get("spec") or {}).get("replicas", 0)
@@ -588,6 +620,8 @@ class Api:
                 gen = old["metadata"].get("generation", 1)
                 changed = meta.spec_part(old) != meta.spec_part(new)
                 md["generation"] = gen + 1 if changed else gen
+            if rt.key == "/Service" and subresource != "status":
+                _drop_type_dependent_fields(old, new)
             self._keep_allocations(rt, old, new)
             errs = (validate_status(rt.key, new, old) if subresource == "status"
                     else validate(rt.key, new, old))
@@ -724,6 +758,53 @@ class Api:
                         self.allocator.node_port()
 
 
+_NODE_PORT_TYPES = ("NodePort", "LoadBalancer")
+
+
+def _drop_type_dependent_fields(old: Obj, new: Obj) -> None:
+    """Service PrepareForUpdate (dropTypeDependentFields in registry/core/service): what the
+    old type needed and the new one does not (ClusterIPs, NodePorts, the health check
+    port, LoadBalancer settings, externalTrafficPolicy) is cleared where the client left it
+    unchanged, so that changing `type` alone is a valid update."""
+    old_spec, spec = old.get("spec") or {}, new.get("spec")
+    if not isinstance(spec, dict):
+        return
+    old_type, new_type = old_spec.get("type"), spec.get("type")
+
+    def drop_unchanged(*names: str) -> None:
+        if all(old_spec.get(name) == spec.get(name) for name in names):
+            for name in names:
+                spec.pop(name, None)
+
+    if old_type != "ExternalName" and new_type == "ExternalName":
+        drop_unchanged("clusterIP", "clusterIPs")
+        drop_unchanged("ipFamilies")
+        drop_unchanged("ipFamilyPolicy")
+    if old_type in _NODE_PORT_TYPES and new_type not in _NODE_PORT_TYPES:
+        if _node_ports(spec) <= _node_ports(old_spec):  # no NodePort the client added
+            for port in spec.get("ports") or []:
+                if isinstance(port, dict):
+                    port.pop("nodePort", None)
+        drop_unchanged("externalTrafficPolicy")
+    if _needs_health_check_port(old_spec) and not _needs_health_check_port(spec):
+        drop_unchanged("healthCheckNodePort")
+    if old_type == "LoadBalancer" and new_type != "LoadBalancer":
+        if spec.get("allocateLoadBalancerNodePorts") is not None:
+            drop_unchanged("allocateLoadBalancerNodePorts")
+        drop_unchanged("loadBalancerClass")
+    if new_type != "LoadBalancer" and isinstance(new.get("status"), dict):
+        new["status"]["loadBalancer"] = {}  # de-provisioned as far as clients can tell
+
+
+def _node_ports(spec: Obj) -> set[Any]:
+    return {port["nodePort"] for port in spec.get("ports") or []
+            if isinstance(port, dict) and port.get("nodePort")}
+
+
+def _needs_health_check_port(spec: Obj) -> bool:
+    return spec.get("type") == "LoadBalancer" and spec.get("externalTrafficPolicy") == "Local"
+
+
 # The zero status Go's encoding prints for a freshly created object (non-omitempty fields).
 _ZERO_STATUS: dict[str, Obj] = {
     "networking.k8s.io/Ingress": {"loadBalancer": {}},
@@ -739,6 +820,74 @@ def _reset_status(rt: ResourceType, obj: Obj) -> None:
     obj.pop("status", None)
     if not rt.custom:
         obj["status"] = clone(_ZERO_STATUS.get(rt.key, {}))
+
+
+def _require_uid(rt: ResourceType, namespace: str, name: str, uid: str | None,
+                 current: Stored | None) -> None:
+    """A PUT's metadata.uid is a precondition (defaultUpdatedObjectInfo.Preconditions): 409
+    when the stored object (none: "") has another, as etcd3's GuaranteedUpdate words it."""
+    if not uid:
+        return
+    stored = current.view()["metadata"].get("uid", "") if current is not None else ""
+    if uid != stored:
+        raise errors.conflict(rt, name, errors.storage_invalid_object(
+            _etcd_key(rt, namespace, name),
+            f"Precondition failed: UID in precondition: {uid}, UID in object meta: {stored}"))
+
+
+# Where kube-apiserver keeps a resource in etcd when that is not /registry/<plural>.
+_ETCD_PREFIXES = {"/Service": "services/specs", "/Endpoints": "services/endpoints",
+                  "/Node": "minions", "networking.k8s.io/Ingress": "ingress",
+                  "events.k8s.io/Event": "events"}
+
+
+def _etcd_key(rt: ResourceType, namespace: str, name: str) -> str:
+    """The object's etcd key (errors from the storage layer name it)."""
+    prefix = _ETCD_PREFIXES.get(rt.key) or (
+        f"{rt.group}/{rt.plural}" if rt.custom or rt.group == "apiextensions.k8s.io"
+        else rt.plural)
+    return f"/registry/{prefix}/{namespace}/{name}" if namespace else \
+        f"/registry/{prefix}/{name}"
+
+
+def _require_decodable(rt: ResourceType, api_version: str, kind: str, body: Obj) -> None:
+    """400 for a body kube-apiserver could not decode into its Go struct, e.g. a number in
+    a ConfigMap's data (transformDecodeError in k8s.io/apiserver's handlers/rest.go)."""
+    error = None if rt.custom else decoding.check(api_version, kind, body).go_json_error()
+    if error:
+        version = api_version.rpartition("/")[2]
+        raise errors.bad_request(f'{kind} in version "{version}" cannot be handled as a '
+                                 f"{kind}: {error}")
+
+
+def _require_patched_decodable(rt: ResourceType, api_version: str, kind: str,
+                               patch_type: str, patch: Any, patched: Any) -> None:
+    """422 for a patch whose result does not decode: JSON and merge patches decode the
+    patched document, strategic merge patches convert the patched map (patch.go)."""
+    refusals = None if rt.custom else decoding.check(api_version, kind, patched)
+    if not refusals:
+        return
+    if patch_type == "strategic":
+        error, shown = refusals.converter_error(), go_fmt(patch)
+    else:
+        error, shown = refusals.go_json_error(), go_json(patched)
+    if error:
+        raise errors.patch_not_decodable(shown, error)
+
+
+def _require_appliable(rt: ResourceType, applied: Obj) -> None:
+    """500, as upstream, for an applied configuration with values of the wrong type:
+    structured-merge-diff refuses to type it, or the result does not convert back."""
+    if rt.custom or applied.get("apiVersion") != rt.api_version or \
+            applied.get("kind") != rt.kind:
+        return  # server-side apply's version check answers first
+    refusals = decoding.check(rt.api_version, rt.kind, applied)
+    problems = refusals.smd_errors()
+    if problems:
+        raise _patch_error(typed_patch_error(applied, rt.key, problems))
+    error = refusals.converter_error()
+    if error:
+        raise _patch_error(conversion_error(applied, error))
 
 
 def _patch_error(exc: PatchError) -> errors.ApiError:

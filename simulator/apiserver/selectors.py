@@ -1,9 +1,10 @@
 """Label and field selectors, parsed as `k8s.io/apimachinery/pkg/labels` and `.../fields` do.
 
-Label selector grammar (labels.Parse):
+Label selector grammar (labels.Parse, ported with its lexer and error messages):
     selector    := requirement ("," requirement)*
-    requirement := KEY | "!" KEY | KEY ("=" | "==" | "!=") VALUE
-                 | KEY ("in" | "notin") "(" VALUE ("," VALUE)* ")"
+    requirement := KEY | "!" KEY | KEY ("=" | "==" | "!=") VALUE | KEY (">" | "<") INTEGER
+                 | KEY ("in" | "notin") "(" VALUE? ("," VALUE?)* ")"
+An empty value list, `in ()`, is the set of the empty value, as upstream has it.
 Field selectors (fields.ParseSelector) only know `=`, `==` and `!=`.
 """
 
@@ -15,14 +16,22 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import bad_request
+from .validation.field import INVALID, FieldError
+from .validation.names import is_qualified_name, is_valid_label_value
 
 # Requirement operators.
 EXISTS, NOT_EXISTS, EQUALS, NOT_EQUALS, IN, NOT_IN = "exists", "!", "=", "!=", "in", "notin"
+GREATER_THAN, LESS_THAN = "gt", "lt"
 
-_TOKEN = re.compile(r"\s*(!=|==|=|!|\(|\)|,|[^\s!=(),]+)")
-_KEY_CHARS = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?/)?"
-                        r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
-_VALUE_CHARS = re.compile(r"^(([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?)$")
+_INT64 = re.compile(r"[+-]?[0-9]+")
+
+
+def _go_int(text: str) -> int | None:
+    """strconv.ParseInt(text, 10, 64), None when it fails."""
+    if not _INT64.fullmatch(text):
+        return None
+    value = int(text)
+    return value if -2**63 <= value < 2**63 else None
 
 
 @dataclass(frozen=True)
@@ -39,6 +48,13 @@ class Requirement:
             return not present
         if self.operator in (EQUALS, IN):
             return present and labels[self.key] in self.values
+        if self.operator in (GREATER_THAN, LESS_THAN):
+            # Both sides as integers; a label that is not one matches neither way.
+            value = _go_int(labels[self.key]) if present else None
+            if value is None:
+                return False
+            bound = int(self.values[0])
+            return value > bound if self.operator == GREATER_THAN else value < bound
         # != and notin match objects without the label too, as upstream does.
         return not present or labels[self.key] not in self.values
 
@@ -56,90 +72,188 @@ class LabelSelector:
         return all(r.matches(labels) for r in self.requirements)
 
 
-def _tokens(text: str) -> list[str]:
-    out, pos = [], 0
-    text = text.strip()
-    while pos < len(text):
-        m = _TOKEN.match(text, pos)
-        if not m or not m.group(1):
-            raise bad_request(f"unable to parse requirement: invalid label selector: {text!r}")
-        out.append(m.group(1))
-        pos = m.end()
-    return out
+# ---- labels.Lexer -------------------------------------------------------------------------
+
+_SPECIAL = frozenset("=!(),<>")
+_WHITESPACE = frozenset(" \t\r\n")
+_SYMBOLS = frozenset({")", ",", "!", "==", "=", ">", "<", "!=", "("})
+IDENTIFIER, END = "identifier", ""  # token kinds besides the symbols, "in" and "notin"
 
 
-def _check_key(key: str) -> str:
-    name = key.rpartition("/")[2]
-    if not _KEY_CHARS.match(key) or len(name) > 63:
-        raise bad_request(
-            f'unable to parse requirement: values[0][{key}]: Invalid value: "{key}": name part '
-            f"must consist of alphanumeric characters, '-', '_' or '.', and must start and end "
-            f"with an alphanumeric character")
-    return key
+def _lex(text: str) -> list[tuple[str, str]]:
+    """The (token, literal) pairs of a selector, ending with END."""
+    out: list[tuple[str, str]] = []
+    pos, n = 0, len(text)
+    while True:
+        while pos < n and text[pos] in _WHITESPACE:
+            pos += 1
+        if pos >= n or text[pos] == "\0":
+            out.append((END, ""))
+            return out
+        start = pos
+        if text[pos] in _SPECIAL:
+            # The longest run of symbols that stays a token ("!=", but "=" then ">" for "=>").
+            pos += 1
+            while pos < n and text[start:pos + 1] in _SYMBOLS:
+                pos += 1
+            out.append((text[start:pos], text[start:pos]))
+            continue
+        while pos < n and text[pos] not in _SPECIAL and text[pos] not in _WHITESPACE \
+                and text[pos] != "\0":
+            pos += 1
+        word = text[start:pos]
+        out.append((word if word in (IN, NOT_IN) else IDENTIFIER, word))
 
 
-def _check_value(value: str) -> str:
-    if not _VALUE_CHARS.match(value) or len(value) > 63:
-        raise bad_request(
-            f'unable to parse requirement: values[0]: Invalid value: "{value}": a valid label '
-            f"must be an empty string or consist of alphanumeric characters, '-', '_' or '.', "
-            f"and must start and end with an alphanumeric character")
-    return value
+# ---- labels.Parser ------------------------------------------------------------------------
+
+
+class _ParseError(Exception):
+    """A requirement that does not parse; upstream prefixes "unable to parse requirement"."""
+
+
+class _Parser:
+    def __init__(self, text: str) -> None:
+        self.items = _lex(text)
+        self.position = 0
+
+    def lookahead(self, values: bool = True) -> tuple[str, str]:
+        """The next token; "in" and "notin" are identifiers where values are expected."""
+        token, literal = self.items[self.position]
+        if values and token in (IN, NOT_IN):
+            token = IDENTIFIER
+        return token, literal
+
+    def consume(self, values: bool = True) -> tuple[str, str]:
+        item = self.lookahead(values)
+        self.position += 1
+        return item
+
+    def parse(self) -> list[Requirement]:
+        requirements = []
+        while True:
+            token, literal = self.lookahead()
+            if token == END:
+                return requirements
+            if token not in (IDENTIFIER, "!"):
+                raise bad_request(f"found '{literal}', expected: !, identifier, or 'end of "
+                                  f"string'")
+            try:
+                requirements.append(self.requirement())
+            except _ParseError as exc:
+                raise bad_request(f"unable to parse requirement: {exc}") from None
+            token, literal = self.consume()
+            if token == END:
+                return requirements
+            if token != ",":
+                raise bad_request(f"found '{literal}', expected: ',' or 'end of string'")
+            token, literal = self.lookahead()
+            if token not in (IDENTIFIER, "!"):
+                raise bad_request(f"found '{literal}', expected: identifier after ','")
+
+    def requirement(self) -> Requirement:
+        key, operator = self.key_and_inferred_operator()
+        if operator in (EXISTS, NOT_EXISTS):
+            return Requirement(key, operator)
+        operator = self.operator()
+        values = self.values() if operator in (IN, NOT_IN) else self.exact_value()
+        return _new_requirement(key, operator, sorted(values))
+
+    def key_and_inferred_operator(self) -> tuple[str, str]:
+        operator = ""
+        token, literal = self.consume()
+        if token == "!":
+            operator = NOT_EXISTS
+            token, literal = self.consume()
+        if token != IDENTIFIER:
+            raise _ParseError(f"found '{literal}', expected: identifier")
+        errs = is_qualified_name(literal)
+        if errs:
+            raise _ParseError(FieldError(INVALID, "<nil>", literal, "; ".join(errs)).error())
+        if self.lookahead()[0] in (END, ",") and operator != NOT_EXISTS:
+            operator = EXISTS
+        return literal, operator
+
+    def operator(self) -> str:
+        token, literal = self.consume(values=False)
+        operators = {IN: IN, NOT_IN: NOT_IN, "=": EQUALS, "==": EQUALS, "!=": NOT_EQUALS,
+                     ">": GREATER_THAN, "<": LESS_THAN}
+        if token not in operators:
+            raise _ParseError(f"found '{literal}', expected: in, notin, =, ==, !=, gt, lt")
+        return operators[token]
+
+    def values(self) -> set[str]:
+        token, literal = self.consume()
+        if token != "(":
+            raise _ParseError(f"found '{literal}' expected: '('")
+        token, literal = self.lookahead()
+        if token == ")":  # "()" is the set of the empty value
+            self.consume()
+            return {""}
+        if token not in (IDENTIFIER, ","):
+            raise _ParseError(f"found '{literal}', expected: ',', ')' or identifier")
+        values = self.identifiers_list()
+        if self.consume()[0] != ")":
+            raise _ParseError(f"found '{literal}', expected: ')'")
+        return values
+
+    def identifiers_list(self) -> set[str]:
+        """Comma-separated, possibly empty values up to (not including) ")"."""
+        values: set[str] = set()
+        while True:
+            token, literal = self.consume()
+            if token == IDENTIFIER:
+                values.add(literal)
+                token, literal = self.lookahead()
+                if token == ")":
+                    return values
+                if token != ",":
+                    raise _ParseError(f"found '{literal}', expected: ',' or ')'")
+            elif token == ",":  # "(,", ",)" and ",," stand for the empty value
+                if not values:
+                    values.add("")
+                following = self.lookahead()[0]
+                if following == ")":
+                    values.add("")
+                    return values
+                if following == ",":
+                    self.consume()
+                    values.add("")
+            else:
+                raise _ParseError(f"found '{literal}', expected: ',', or identifier")
+
+    def exact_value(self) -> set[str]:
+        if self.lookahead()[0] in (END, ","):
+            return {""}
+        token, literal = self.consume()
+        if token != IDENTIFIER:
+            raise _ParseError(f"found '{literal}', expected: identifier")
+        return {literal}
+
+
+def _new_requirement(key: str, operator: str, values: list[str]) -> Requirement:
+    """labels.NewRequirement's checks of the values (the key is already checked)."""
+    errs: list[str] = []
+    if operator in (GREATER_THAN, LESS_THAN):
+        errs += [FieldError(INVALID, f"values[{i}]", value, "for 'Gt', 'Lt' operators, the "
+                            "value must be an integer").error()
+                 for i, value in enumerate(values) if _go_int(value) is None]
+    for i, value in enumerate(values):
+        problems = is_valid_label_value(value)
+        if problems:
+            errs.append(FieldError(INVALID, f"values[{i}][{key}]", value,
+                                   "; ".join(problems)).error())
+    if errs:
+        unique = list(dict.fromkeys(errs))  # utilerrors.Aggregate drops repeated messages
+        raise _ParseError(unique[0] if len(unique) == 1 else "[" + ", ".join(unique) + "]")
+    return Requirement(key, operator, tuple(values))
 
 
 def parse_label_selector(text: str | None) -> LabelSelector:
     """Parse a `labelSelector` query parameter; raise a 400 ApiError when malformed."""
-    if not text or not text.strip():
+    if not text:
         return LabelSelector()
-    toks = _tokens(text)
-    reqs: list[Requirement] = []
-    i = 0
-
-    def expect_value(j: int) -> tuple[str, int]:
-        # An empty value is allowed (`a=`): the next token is then "," or the end.
-        if j >= len(toks) or toks[j] == ",":
-            return "", j
-        if toks[j] in ("(", ")", "=", "==", "!=", "!"):
-            raise bad_request(f"unable to parse requirement: found '{toks[j]}', expected: "
-                              f"identifier")
-        return _check_value(toks[j]), j + 1
-
-    while i < len(toks):
-        tok = toks[i]
-        if tok == "!":
-            if i + 1 >= len(toks):
-                raise bad_request("unable to parse requirement: found '', expected: identifier")
-            reqs.append(Requirement(_check_key(toks[i + 1]), NOT_EXISTS))
-            i += 2
-        else:
-            key = _check_key(tok)
-            op = toks[i + 1] if i + 1 < len(toks) else ","
-            if op == ",":
-                reqs.append(Requirement(key, EXISTS))
-                i += 1
-            elif op in ("=", "==", "!="):
-                value, i = expect_value(i + 2)
-                reqs.append(Requirement(key, NOT_EQUALS if op == "!=" else EQUALS, (value,)))
-            elif op in ("in", "notin"):
-                if i + 2 >= len(toks) or toks[i + 2] != "(":
-                    raise bad_request("unable to parse requirement: found '', expected: '('")
-                j, values = i + 3, []
-                while j < len(toks) and toks[j] != ")":
-                    if toks[j] != ",":
-                        values.append(_check_value(toks[j]))
-                    j += 1
-                if j >= len(toks):
-                    raise bad_request("unable to parse requirement: found '', expected: ')'")
-                reqs.append(Requirement(key, IN if op == "in" else NOT_IN, tuple(values)))
-                i = j + 1
-            else:
-                raise bad_request(f"unable to parse requirement: found '{op}', expected: "
-                                  f"in, notin, =, ==, !=, gt, lt")
-        if i < len(toks):
-            if toks[i] != ",":
-                raise bad_request(f"unable to parse requirement: found '{toks[i]}', expected: ','")
-            i += 1
-    return LabelSelector(tuple(reqs))
+    return LabelSelector(tuple(_Parser(text).parse()))
 
 
 def selector_from_match_labels(selector: Mapping[str, Any] | None) -> LabelSelector:

@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from . import discovery, errors, tables, wire
+from . import decoding, discovery, errors, query, tables, wire
 from .lifecycle import install_builtin_controllers
 from .meta import utcnow
 from .resources import Registry, ResourceType
@@ -202,10 +202,13 @@ class ApiHandler:
         method = request.method
         q = request.query
         accept = wire.parse_accept(request.headers.get("Accept"))
+        watch = method == "GET" and not t.name and query.flag(q, "watch")
+        if not watch:  # a watch is long-running: no request deadline
+            query.check_timeout(q)
         if not t.name:
+            if watch:
+                return await self._watch(request, t, accept)
             if method == "GET":
-                if q.get("watch") in ("true", "1"):
-                    return await self._watch(request, t, accept)
                 return self._list(t, q, accept)
             if method == "POST":
                 if t.all_namespaces:
@@ -215,6 +218,10 @@ class ApiHandler:
                 obj = self.api.create(t.rt, t.namespace, body, self._write_options(request))
                 return self._object(obj, accept, 201)
             if method == "DELETE":
+                if t.all_namespaces:
+                    # Only list and watch are served across namespaces (as for POST).
+                    raise errors.method_not_allowed()
+                _list_options(q)
                 flt = self._filter(t, q)
                 opts = await self._delete_options(request)
                 items = self.api.delete_collection(t.rt, flt, opts)
@@ -258,7 +265,7 @@ class ApiHandler:
             raise errors.bad_request(f"fieldValidation must be one of Ignore, Warn, Strict, "
                                      f"got {validation!r}")
         return WriteOptions(field_manager=manager, dry_run=q.get("dryRun") == "All",
-                            force=q.get("force") in ("true", "1"))
+                            force=query.flag(q, "force"))
 
     async def _delete_options(self, request: web.Request) -> DeleteOptions:
         q = request.query
@@ -268,11 +275,17 @@ class ApiHandler:
             decoded = wire.decode_body(raw, request.headers.get("Content-Type", ""))
             if isinstance(decoded, dict):
                 body = decoded
-        grace = q.get("gracePeriodSeconds", body.get("gracePeriodSeconds"))
+                error = decoding.check("meta.k8s.io/v1", "DeleteOptions", body).go_json_error()
+                if error:  # a decode error, which kube-apiserver answers as a plain 500
+                    raise errors.internal_error(error)
+        grace = query.int_param(q, "gracePeriodSeconds")
+        if grace is None:
+            grace = body.get("gracePeriodSeconds")
         pre = body.get("preconditions") or {}
         policy = q.get("propagationPolicy", body.get("propagationPolicy"))
-        if policy is None and (q.get("orphanDependents", body.get("orphanDependents"))
-                               in ("true", True)):
+        orphan = query.flag(q, "orphanDependents") if "orphanDependents" in q else \
+            body.get("orphanDependents") is True
+        if policy is None and orphan:
             policy = "Orphan"
         dry = q.get("dryRun") == "All" or body.get("dryRun") == ["All"]
         return DeleteOptions(grace_period_seconds=int(grace) if grace is not None else None,
@@ -314,12 +327,8 @@ class ApiHandler:
         return web.Response(body=stored.raw, content_type="application/json")
 
     def _list(self, t: Target, q: Any, accept: wire.Accept) -> web.Response:
-        limit = q.get("limit", "0")
-        try:
-            limit_n = max(0, int(limit))
-        except ValueError as exc:
-            raise errors.bad_request(f"invalid limit: {limit}") from exc
-        result = self.api.list(t.rt, self._filter(t, q), limit=limit_n,
+        limit = max(0, _list_options(q).limit)
+        result = self.api.list(t.rt, self._filter(t, q), limit=limit,
                                continue_token=q.get("continue", ""),
                                resource_version=q.get("resourceVersion", ""),
                                rv_match=q.get("resourceVersionMatch", ""))
@@ -370,8 +379,9 @@ class ApiHandler:
         q = request.query
         flt = self._filter(t, q)
         rv_text = q.get("resourceVersion", "")
-        send_initial = q.get("sendInitialEvents") in ("true", "1")
-        bookmarks = q.get("allowWatchBookmarks") in ("true", "1")
+        timeout = _list_options(q).timeout_seconds
+        send_initial = query.flag(q, "sendInitialEvents")
+        bookmarks = query.flag(q, "allowWatchBookmarks")
         if send_initial and q.get("resourceVersionMatch") != "NotOlderThan":
             raise errors.ApiError(
                 422, "Invalid", 'ListOptions.meta.k8s.io "" is invalid: resourceVersionMatch: '
@@ -388,8 +398,8 @@ class ApiHandler:
             except ValueError as exc:
                 raise errors.bad_request(f"invalid resource version: {rv_text}") from exc
         initial = send_initial or since is None
-        timeout = q.get("timeoutSeconds")
-        duration = float(timeout) if timeout else MIN_REQUEST_TIMEOUT * (1 + random.random())
+        # No timeoutSeconds (or 0): the --min-request-timeout window, randomized.
+        duration = timeout or MIN_REQUEST_TIMEOUT * (1 + random.random())
 
         response = web.StreamResponse(status=200)
         response.content_type = "application/json"
@@ -503,6 +513,18 @@ class _EventEncoder:
             md["annotations"] = {INITIAL_EVENTS_END: "true"}
         return orjson.dumps({"type": BOOKMARK, "object": {
             "kind": self.rt.kind, "apiVersion": self.rt.api_version, "metadata": md}}) + b"\n"
+
+
+@dataclass(frozen=True)
+class _ListOptions:
+    limit: int
+    timeout_seconds: int
+
+
+def _list_options(q: Any) -> _ListOptions:
+    """The integers of ListOptions (lists, watches, deletecollection); 400 if malformed."""
+    return _ListOptions(query.int_param(q, "limit") or 0,
+                        query.int_param(q, "timeoutSeconds") or 0)
 
 
 def _partial(obj: dict[str, Any], meta_version: str) -> dict[str, Any]:

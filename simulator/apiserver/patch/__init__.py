@@ -25,7 +25,12 @@ What structured-merge-diff / the apiserver field manager do that this package do
   rather than by structured-merge-diff's duplicate-tolerant walk.
 """
 
-from .apply import apply_server_side, record_update_ownership
+from .apply import (
+    apply_server_side,
+    conversion_error,
+    record_update_ownership,
+    typed_patch_error,
+)
 from .errors import ApplyConflict, PatchError, UnsupportedPatchType
 from .json_patches import apply_json_patch, apply_merge_patch
 from .merge_keys import is_known_kind
@@ -39,6 +44,8 @@ __all__ = [
     "apply_merge_patch",
     "apply_server_side",
     "apply_strategic_merge_patch",
+    "conversion_error",
     "is_known_kind",
     "record_update_ownership",
+    "typed_patch_error",
 ]

@@ -23,6 +23,7 @@ from .typed import (
     is_named_field,
     json_equal,
     merge,
+    path_to,
     remove_items,
     to_field_set,
     validate,
@@ -277,6 +278,25 @@ def _with_managed_fields(obj: dict, managed: mf.Managed) -> dict:
     elif isinstance(obj.get("metadata"), dict):
         obj["metadata"].pop("managedFields", None)
     return obj
+
+
+def typed_patch_error(applied: dict, kind_key: str,
+                      problems: list[tuple[tuple[str | int, ...], str]]) -> PatchError:
+    """structured-merge-diff refusing to type an applied configuration: `problems` are the
+    (keys and indices, message) of its values of the wrong JSON type."""
+    root = root_spec(kind_key)
+    errors = [f"{path_string(path_to(applied, root, steps))}: {message}"
+              for steps, message in problems]
+    return PatchError(f"failed to create typed patch object ({_gvknn(applied)}): "
+                      f"{_join_errors(errors)}", code=500)
+
+
+def conversion_error(applied: dict, message: str) -> PatchError:
+    """The applied object failing to convert back into its Go struct (a value SMD's typing
+    lets through, such as a string that is not base64 for a []byte field)."""
+    return PatchError(f"failed to convert new object ({_gvknn(applied)}) to proper version: "
+                      f"unable to convert unstructured object to {_gvk(applied)}: {message}",
+                      code=500)
 
 
 def _check_type(applied: dict, kind_key: str, api_version: str) -> None:

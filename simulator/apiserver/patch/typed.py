@@ -366,6 +366,24 @@ def spec_at(root: FieldSpec, path: Path) -> FieldSpec:
     return spec
 
 
+def path_to(value: Any, root: FieldSpec, steps: tuple[str | int, ...]) -> Path:
+    """The field path of what `steps` (keys and list indices) reach in `value`: list items
+    by their key where the list has keys, by index where it is atomic."""
+    spec, path = root, []
+    for step in steps:
+        if isinstance(step, int):
+            try:
+                path.append(item_element(value[step], spec, step))
+            except SchemaError:
+                path.append(f"i:{step}")
+            spec = item_spec(spec)
+        else:
+            path.append("f:" + step)
+            spec = field_spec(spec, step)
+        value = value[step]
+    return tuple(path)
+
+
 def is_named_field(root: FieldSpec, path: Path) -> bool:
     """Whether `path` ends in a field of a struct (not a map entry, not a list item)."""
     return bool(path) and path[-1].startswith("f:") and not spec_at(root, path[:-1]).is_map

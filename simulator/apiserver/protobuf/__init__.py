@@ -7,8 +7,8 @@ as the JSON dict client-go would have sent with `application/json`, apiVersion a
 from the envelope. `encode(obj)` is the reverse. Both raise ProtobufError (a ValueError).
 
 The schema comes from the upstream generated.proto files vendored under proto/ (see its
-README) and from jsoninfo.json (Go's JSON names, pointers, omitempty and inlining per field,
-made by gen_jsoninfo.py); it is parsed once, on first use.
+README) and from jsoninfo.json (Go's JSON names, pointers, omitempty, inlining and Go type per
+field, made by gen_jsoninfo.py); it is parsed once, on first use.
 """
 
 from __future__ import annotations

@@ -9,8 +9,10 @@ struct tags, e.g.
     Replicas *int32 `json:"replicas,omitempty" protobuf:"varint,1,opt,name=replicas"`
 
 This script reads every struct of the Go packages that sit beside the vendored generated.proto
-files and writes, per proto message, `{field number: [json name, flags]}` with flags made of
-`p` (pointer), `o` (omitempty), `i` (inlined embedded struct) and `-` (not in JSON).
+files and writes, per proto message, `{field number: [json name, flags, Go type]}` with flags
+made of `p` (pointer), `o` (omitempty), `i` (inlined embedded struct) and `-` (not in JSON),
+and the Go type as reflect prints it once the pointer is followed (`v1.Protocol`,
+`[]v1.Container`, `map[string][]uint8`): encoding/json's type errors name it.
 
 Usage (after `go mod download -json k8s.io/api@VERSION` etc., see proto/README.md):
 
@@ -40,17 +42,47 @@ MODULES = {
 _STRUCT_RE = re.compile(r"^type (\w+) struct \{\s*$")
 _FIELD_RE = re.compile(r"^(?:(\w+)\s+)?([^\s`]+)\s+`([^`]*)`")
 _TAG_RE = re.compile(r'(\w+):"([^"]*)"')
+_IMPORT_RE = re.compile(r'^\s*(?:import\s+)?(?:(\w+)\s+)?"([\w./-]+)"\s*$')
+_IDENT_RE = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)?")
+_GO_BUILTINS = frozenset({
+    "bool", "string", "int", "int8", "int16", "int32", "int64", "uint", "uint8", "uint16",
+    "uint32", "uint64", "float32", "float64", "byte", "rune", "interface", "map",
+})
+
+
+def _reflect_type(go_type: str, package: str, imports: dict[str, str]) -> str:
+    """A field's type as written (`*metav1.Time`, `[]Capability`) -> reflect's String() of
+    what encoding/json decodes into (`v1.Time`, `[]v1.Capability`): the pointer followed,
+    identifiers qualified by their package's name, byte spelled uint8."""
+
+    def qualify(m: re.Match[str]) -> str:
+        ident = m.group()
+        if "." in ident:
+            alias, name = ident.split(".")
+            return f"{imports.get(alias, alias)}.{name}"
+        if ident == "byte":
+            return "uint8"
+        return ident if ident in _GO_BUILTINS else f"{package}.{ident}"
+
+    return _IDENT_RE.sub(qualify, go_type.lstrip("*"))
 
 
 def _go_structs(go_dir: Path) -> dict[str, dict[str, list[str]]]:
     structs: dict[str, dict[str, list[str]]] = {}
+    package = go_dir.name  # every package here is named after its directory (v1, intstr)
     for path in sorted(go_dir.glob("*.go")):
         name = path.name
         if name.endswith("_test.go") or name.startswith("zz_generated") or name.endswith(".pb.go"):
             continue
         current: dict[str, list[str]] | None = None
+        imports: dict[str, str] = {}
         for raw in path.read_text().splitlines():
             if current is None:
+                imported = _IMPORT_RE.match(raw)
+                if imported:  # alias (or the path's last element) -> the package's name
+                    package_name = imported.group(2).rsplit("/", 1)[-1]
+                    imports[imported.group(1) or package_name] = package_name
+                    continue
                 m = _STRUCT_RE.match(raw)
                 if m:
                     current = structs.setdefault(m.group(1), {})
@@ -84,7 +116,7 @@ def _go_structs(go_dir: Path) -> dict[str, dict[str, list[str]]]:
                     flags += "i"
                 else:
                     json_name = field_name
-            current[number] = [json_name, flags]
+            current[number] = [json_name, flags, _reflect_type(go_type, package, imports)]
     return {k: v for k, v in structs.items() if v}
 
 

@@ -38,6 +38,7 @@ class Field:
     omitempty: bool = True
     inline: bool = False  # embedded struct whose fields Go's JSON promotes into the parent
     skip: bool = False  # json:"-"
+    go_type: str = ""  # what encoding/json decodes into, as reflect names it ("v1.Protocol")
 
     @property
     def is_map(self) -> bool:
@@ -195,6 +196,7 @@ def load_schema(proto_dir: Path = PROTO_DIR, jsoninfo_path: Path = JSONINFO_PATH
     raw_messages: dict[str, list[tuple[str, str, str, int, str]]] = {}
     for pf in parsed:
         raw_messages.update(pf.messages)
+    # message -> {field number: [JSON name, flags, Go type]} (see gen_jsoninfo.py)
     jsoninfo: dict[str, dict[str, list[str]]] = json.loads(jsoninfo_path.read_text())
 
     messages: dict[str, Message] = {}
@@ -210,7 +212,7 @@ def load_schema(proto_dir: Path = PROTO_DIR, jsoninfo_path: Path = JSONINFO_PATH
                       map_key=map_key, json=fname)
             go = info.get(str(number)) if info else None
             if go is not None:
-                json_name, flags = go
+                json_name, flags, f.go_type = go
                 f.json = json_name
                 f.pointer = "p" in flags
                 f.omitempty = "o" in flags
