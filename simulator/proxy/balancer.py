@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 
-from simulator.routing import Backend, Endpoint, RoutingTable, host_groups
+from simulator.routing import Backend, Endpoint, PathRule, RoutingTable, host_groups
 
 from .matching import Match, MatchKind
 
@@ -16,24 +16,29 @@ from .matching import Match, MatchKind
 RouteKey = tuple[str | None, str, str, str]
 
 
+def _rule_key(host_group: str | None, rule: PathRule) -> RouteKey:
+    return (host_group, rule.path, rule.path_type.value, rule.backend.name)
+
+
+def _default_key(backend: Backend) -> RouteKey:
+    return (None, "", "", backend.name)
+
+
 def route_key(found: Match) -> RouteKey | None:
     """The identity of the route `found` chose (None when it chose no backend)."""
-    backend = found.backend
-    if backend is None:
+    if found.backend is None:
         return None
-    rule = found.rule
-    if found.kind is MatchKind.RULE and rule is not None:
-        return (found.host_group, rule.path, rule.path_type.value, backend.name)
-    return (None, "", "", backend.name)
+    if found.kind is MatchKind.RULE and found.rule is not None:
+        return _rule_key(found.host_group, found.rule)
+    return _default_key(found.backend)
 
 
 def route_keys(table: RoutingTable) -> set[RouteKey]:
     """The identities of every route of `table` (what `route_key` can return for it)."""
-    keys: set[RouteKey] = {
-        (group, rule.path, rule.path_type.value, rule.backend.name)
-        for group, rules in host_groups(table).items() for rule in rules}
+    keys = {_rule_key(group, rule)
+            for group, rules in host_groups(table).items() for rule in rules}
     if table.default_backend is not None:
-        keys.add((None, "", "", table.default_backend.name))
+        keys.add(_default_key(table.default_backend))
     return keys
 
 
